@@ -68,36 +68,41 @@ pub enum ocirt_result {
     OCIRT_ERR_EXEC_SESSION_EXISTS = 22,
 }
 
+/// Every result code, in numeric order.
+const ALL_RESULTS: [ocirt_result; 23] = [
+    ocirt_result::OCIRT_OK,
+    ocirt_result::OCIRT_ERR_INVALID_ARGUMENT,
+    ocirt_result::OCIRT_ERR_NULL_ARGUMENT,
+    ocirt_result::OCIRT_ERR_NO_SUCH_CONTAINER,
+    ocirt_result::OCIRT_ERR_NO_SUCH_EXEC_SESSION,
+    ocirt_result::OCIRT_ERR_CONTAINER_STATE_INVALID,
+    ocirt_result::OCIRT_ERR_EXEC_STATE_INVALID,
+    ocirt_result::OCIRT_ERR_CONTAINER_STOPPED,
+    ocirt_result::OCIRT_ERR_OCI_RUNTIME,
+    ocirt_result::OCIRT_ERR_RUNTIME_NOT_FOUND,
+    ocirt_result::OCIRT_ERR_RUNTIME_PERMISSION_DENIED,
+    ocirt_result::OCIRT_ERR_RUNTIME_UNAVAILABLE,
+    ocirt_result::OCIRT_ERR_CONMON,
+    ocirt_result::OCIRT_ERR_CONMON_TOO_OLD,
+    ocirt_result::OCIRT_DETACHED,
+    ocirt_result::OCIRT_ERR_CANCELLED,
+    ocirt_result::OCIRT_ERR_TIMED_OUT,
+    ocirt_result::OCIRT_ERR_NOT_SUPPORTED,
+    ocirt_result::OCIRT_ERR_IO,
+    ocirt_result::OCIRT_ERR_PANIC,
+    ocirt_result::OCIRT_ERR_CALLBACK_ABORTED,
+    ocirt_result::OCIRT_ERR_CONTAINER_EXISTS,
+    ocirt_result::OCIRT_ERR_EXEC_SESSION_EXISTS,
+];
+
 /// The error kind; the same enum as the C result codes.
 pub type ErrorKind = ocirt_result;
 
 impl ocirt_result {
-    /// Every variant, in numeric order.
-    pub const ALL: [ocirt_result; 23] = [
-        ocirt_result::OCIRT_OK,
-        ocirt_result::OCIRT_ERR_INVALID_ARGUMENT,
-        ocirt_result::OCIRT_ERR_NULL_ARGUMENT,
-        ocirt_result::OCIRT_ERR_NO_SUCH_CONTAINER,
-        ocirt_result::OCIRT_ERR_NO_SUCH_EXEC_SESSION,
-        ocirt_result::OCIRT_ERR_CONTAINER_STATE_INVALID,
-        ocirt_result::OCIRT_ERR_EXEC_STATE_INVALID,
-        ocirt_result::OCIRT_ERR_CONTAINER_STOPPED,
-        ocirt_result::OCIRT_ERR_OCI_RUNTIME,
-        ocirt_result::OCIRT_ERR_RUNTIME_NOT_FOUND,
-        ocirt_result::OCIRT_ERR_RUNTIME_PERMISSION_DENIED,
-        ocirt_result::OCIRT_ERR_RUNTIME_UNAVAILABLE,
-        ocirt_result::OCIRT_ERR_CONMON,
-        ocirt_result::OCIRT_ERR_CONMON_TOO_OLD,
-        ocirt_result::OCIRT_DETACHED,
-        ocirt_result::OCIRT_ERR_CANCELLED,
-        ocirt_result::OCIRT_ERR_TIMED_OUT,
-        ocirt_result::OCIRT_ERR_NOT_SUPPORTED,
-        ocirt_result::OCIRT_ERR_IO,
-        ocirt_result::OCIRT_ERR_PANIC,
-        ocirt_result::OCIRT_ERR_CALLBACK_ABORTED,
-        ocirt_result::OCIRT_ERR_CONTAINER_EXISTS,
-        ocirt_result::OCIRT_ERR_EXEC_SESSION_EXISTS,
-    ];
+    /// Returns every variant, in numeric order.
+    pub fn all() -> &'static [ocirt_result] {
+        &ALL_RESULTS
+    }
 
     /// Returns the variant's C name as a NUL-terminated static string.
     pub fn name_cstr(self) -> &'static std::ffi::CStr {
@@ -136,7 +141,10 @@ impl ocirt_result {
 
     /// Returns the variant with this number, if there is one.
     pub fn from_i32(code: i32) -> Option<ocirt_result> {
-        ocirt_result::ALL.iter().copied().find(|r| *r as i32 == code)
+        ocirt_result::all()
+            .iter()
+            .copied()
+            .find(|r| *r as i32 == code)
     }
 }
 
@@ -208,7 +216,12 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.kind.name_cstr().to_string_lossy())
+        write!(
+            f,
+            "{} ({})",
+            self.message,
+            self.kind.name_cstr().to_string_lossy()
+        )
     }
 }
 
@@ -220,14 +233,17 @@ mod tests {
 
     #[test]
     fn result_numbers_are_dense_and_named() {
-        for (index, code) in ocirt_result::ALL.iter().enumerate() {
+        for (index, code) in ocirt_result::all().iter().enumerate() {
             assert_eq!(*code as i32, index as i32, "{:?} is out of order", code);
             let name = code.name_cstr().to_str().unwrap();
             assert_eq!(name, format!("{:?}", code));
             assert_eq!(ocirt_result::from_i32(*code as i32), Some(*code));
         }
         assert_eq!(ocirt_result::from_i32(-1), None);
-        assert_eq!(ocirt_result::from_i32(ocirt_result::ALL.len() as i32), None);
+        assert_eq!(
+            ocirt_result::from_i32(ocirt_result::all().len() as i32),
+            None
+        );
     }
 
     #[test]

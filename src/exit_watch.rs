@@ -52,12 +52,16 @@ pub struct ExitWatcher {
 
 impl std::fmt::Debug for ExitWatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExitWatcher").field("dir", &self.shared.dir).finish()
+        f.debug_struct("ExitWatcher")
+            .field("dir", &self.shared.dir)
+            .finish()
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Removes a waiter's registration when the wait ends, however it ends.
@@ -87,7 +91,9 @@ impl ExitWatcher {
         inotify
             .add_watch(
                 dir,
-                AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE,
+                AddWatchFlags::IN_CREATE
+                    | AddWatchFlags::IN_MOVED_TO
+                    | AddWatchFlags::IN_CLOSE_WRITE,
             )
             .map_err(|err| Error::errno(format!("cannot watch {}", dir.display()), err))?;
         let stop = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
@@ -256,7 +262,11 @@ fn run_events(shared: &Shared) {
                 Err(nix::errno::Errno::EAGAIN) => break,
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(err) => {
-                    log::error!("cannot read inotify events for {}: {}", shared.dir.display(), err);
+                    log::error!(
+                        "cannot read inotify events for {}: {}",
+                        shared.dir.display(),
+                        err
+                    );
                     wake(&lock(&shared.waiters), None);
                     break;
                 }
@@ -288,7 +298,9 @@ mod tests {
             std::fs::write(writer_dir.join(".tmp"), b"0").unwrap();
             std::fs::rename(writer_dir.join(".tmp"), writer_dir.join("c1")).unwrap();
         });
-        let outcome = watcher.wait("c1", None, None, Some(Duration::from_secs(10))).unwrap();
+        let outcome = watcher
+            .wait("c1", None, None, Some(Duration::from_secs(10)))
+            .unwrap();
         assert_eq!(outcome, WaitOutcome::Exists);
         writer.join().unwrap();
     }
@@ -305,7 +317,12 @@ mod tests {
         let mut child = std::process::Command::new("/bin/true").spawn().unwrap();
         let pidfd = process::pidfd_open(child.id() as i32).unwrap();
         let outcome = watcher
-            .wait("never", Some(pidfd.as_fd()), None, Some(Duration::from_secs(10)))
+            .wait(
+                "never",
+                Some(pidfd.as_fd()),
+                None,
+                Some(Duration::from_secs(10)),
+            )
             .unwrap();
         assert_eq!(outcome, WaitOutcome::MonitorGone);
         child.wait().unwrap();

@@ -60,10 +60,21 @@ mod tests {
 
     #[test]
     fn rejects_unsafe_ids() {
-        for bad in ["", ".", "..", "../x", "a/b", "a\0b", "-rf", ".hidden", "sp ace", "é"] {
+        for bad in [
+            "", ".", "..", "../x", "a/b", "a\0b", "-rf", ".hidden", "sp ace", "é",
+        ] {
             let err = validate(bad, "container id").unwrap_err();
-            assert_eq!(err.kind(), crate::error::ocirt_result::OCIRT_ERR_INVALID_ARGUMENT, "{:?}", bad);
-            assert!(err.message().starts_with("container id"), "{}", err.message());
+            assert_eq!(
+                err.kind(),
+                crate::error::ocirt_result::OCIRT_ERR_INVALID_ARGUMENT,
+                "{:?}",
+                bad
+            );
+            assert!(
+                err.message().starts_with("container id"),
+                "{}",
+                err.message()
+            );
         }
         let long = "y".repeat(300);
         let err = validate(&long, "container id").unwrap_err();

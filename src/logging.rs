@@ -34,8 +34,9 @@ pub enum ocirt_log_level {
 /// Called on whichever thread logs (the caller's or a library thread); calls may overlap, so
 /// the callback must be thread-safe.
 #[allow(non_camel_case_types)]
-pub type ocirt_log_callback =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, level: ocirt_log_level, message: *const c_char)>;
+pub type ocirt_log_callback = Option<
+    unsafe extern "C" fn(userdata: *mut c_void, level: ocirt_log_level, message: *const c_char),
+>;
 
 struct Sink {
     callback: unsafe extern "C" fn(*mut c_void, ocirt_log_level, *const c_char),

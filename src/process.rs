@@ -6,6 +6,8 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -137,6 +139,74 @@ pub struct ProcessId {
     pub start_time: Option<u64>,
 }
 
+/// A descriptor that becomes readable when a process exits: a pidfd, or where the kernel (or
+/// valgrind) lacks `pidfd_open`, the read end of a pipe whose write end a watcher thread
+/// closes when the process is gone.
+#[derive(Debug)]
+pub struct ProcessFd {
+    fd: OwnedFd,
+    poller: Option<Arc<AtomicBool>>,
+}
+
+impl AsFd for ProcessFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl ProcessFd {
+    /// Returns true for a real pidfd, which also accepts `pidfd_send_signal`.
+    pub fn is_pidfd(&self) -> bool {
+        self.poller.is_none()
+    }
+}
+
+impl Drop for ProcessFd {
+    fn drop(&mut self) {
+        if let Some(stop) = &self.poller {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether `pidfd_open` works here: 0 unknown, 1 yes, 2 no (ENOSYS).
+static PIDFD_SUPPORT: AtomicU8 = AtomicU8::new(0);
+
+/// Interval of the fallback liveness check when `pidfd_open` is missing.
+const FALLBACK_POLL: Duration = Duration::from_millis(10);
+
+fn alive(id: ProcessId) -> bool {
+    match (id.start_time, start_time(id.pid)) {
+        (_, None) => false,
+        (Some(recorded), Some(now)) if recorded != now => false,
+        _ => state_letter(id.pid) != Some('Z'),
+    }
+}
+
+fn fallback_process_fd(id: ProcessId) -> Option<ProcessFd> {
+    if !alive(id) {
+        return None;
+    }
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread_stop = Arc::clone(&stop);
+    // NOTE: this path polls every 10 ms; it only runs where pidfd_open (Linux 5.3) is
+    // missing, such as under valgrind 3.19.
+    std::thread::Builder::new()
+        .name("ocirt-pid-watch".to_string())
+        .spawn(move || {
+            while !thread_stop.load(Ordering::Relaxed) && alive(id) {
+                std::thread::sleep(FALLBACK_POLL);
+            }
+            drop(write);
+        })
+        .ok()?;
+    Some(ProcessFd {
+        fd: read,
+        poller: Some(stop),
+    })
+}
+
 impl ProcessId {
     /// Records `pid` together with its current start time.
     pub fn capture(pid: i32) -> ProcessId {
@@ -146,21 +216,38 @@ impl ProcessId {
         }
     }
 
-    /// Opens a pidfd for the process if it is still the same process (its start time matches
-    /// the recorded one, when one was recorded). `None` means the process is gone.
-    pub fn open(&self) -> Option<OwnedFd> {
-        let fd = pidfd_open(self.pid).ok()?;
+    /// Opens a descriptor that becomes readable when the process exits, if it is still the
+    /// same process (its start time matches the recorded one, when one was recorded). `None`
+    /// means the process is gone.
+    pub fn open(&self) -> Option<ProcessFd> {
+        if self.pid <= 0 {
+            return None;
+        }
+        if PIDFD_SUPPORT.load(Ordering::Relaxed) == 2 {
+            return fallback_process_fd(*self);
+        }
+        let fd = match pidfd_open(self.pid) {
+            Ok(fd) => {
+                PIDFD_SUPPORT.store(1, Ordering::Relaxed);
+                fd
+            }
+            Err(err) if err.raw_os_error() == Some(libc::ENOSYS) => {
+                PIDFD_SUPPORT.store(2, Ordering::Relaxed);
+                return fallback_process_fd(*self);
+            }
+            Err(_) => return None,
+        };
         match (self.start_time, start_time(self.pid)) {
             (Some(recorded), Some(now)) if recorded != now => None,
             (Some(_), None) => None,
             _ if pidfd_exited(fd.as_fd()) => None,
-            _ => Some(fd),
+            _ => Some(ProcessFd { fd, poller: None }),
         }
     }
 
     /// Returns whether the process is still alive (and is the same process).
     pub fn is_alive(&self) -> bool {
-        self.open().is_some()
+        self.pid > 0 && alive(*self)
     }
 }
 
@@ -172,7 +259,10 @@ pub fn pidfd_exited(pidfd: BorrowedFd<'_>) -> bool {
 /// Waits until one of `fds` becomes readable (or hangs up) and returns its index, or `None`
 /// when `timeout` passes first. `None` as timeout waits forever. EINTR restarts the wait with
 /// the remaining time.
-pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Option<usize>> {
+pub fn wait_readable(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> io::Result<Option<usize>> {
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
         let mut poll_fds: Vec<PollFd> = fds
@@ -255,7 +345,9 @@ pub fn parse_signal(text: &str) -> Option<i32> {
         return (number >= libc::SIGRTMIN()).then_some(number);
     }
     let full = format!("SIG{}", name);
-    full.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
+    full.parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|s| s as i32)
 }
 
 #[cfg(test)]
@@ -288,7 +380,11 @@ mod tests {
 
     #[test]
     fn pidfd_sees_child_exit() {
-        let mut child = Command::new("/bin/sh").arg("-c").arg("exit 0").spawn().unwrap();
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("exit 0")
+            .spawn()
+            .unwrap();
         let pidfd = pidfd_open(child.id() as i32).unwrap();
         let ready = wait_readable(&[pidfd.as_fd()], Some(Duration::from_secs(10))).unwrap();
         assert_eq!(ready, Some(0));
@@ -297,7 +393,7 @@ mod tests {
 
     #[test]
     fn fd_map_passes_only_mapped_fds() {
-        // A pipe without CLOEXEC stands in for a host descriptor that must not leak.
+        // A pipe without CLOEXEC plays a host descriptor that must not leak.
         let mut raw = [0; 2];
         assert_eq!(unsafe { libc::pipe(raw.as_mut_ptr()) }, 0);
         let leaky_read = unsafe { OwnedFd::from_raw_fd(raw[0]) };

@@ -118,11 +118,21 @@ impl RuntimeCli {
     pub fn run_raw(&self, args: &[&str]) -> Result<Output> {
         let os_args: Vec<OsString> = args.iter().map(OsString::from).collect();
         let mut cmd = self.command(&os_args);
-        log::debug!("running {} {} {}", self.path.display(), self.global_args.join(" "), args.join(" "));
+        log::debug!(
+            "running {} {} {}",
+            self.path.display(),
+            self.global_args.join(" "),
+            args.join(" ")
+        );
         cmd.output().map_err(|err| {
             Error::new(
                 ocirt_result::OCIRT_ERR_RUNTIME_UNAVAILABLE,
-                format!("cannot run `{} {}`: {}", self.path.display(), args.join(" "), err),
+                format!(
+                    "cannot run `{} {}`: {}",
+                    self.path.display(),
+                    args.join(" "),
+                    err
+                ),
             )
         })
     }
@@ -152,7 +162,13 @@ impl RuntimeCli {
             .unwrap_or_default();
         Error::new(
             classify_message(&message),
-            format!("`{} {}` failed ({}): {}", program, args.join(" "), output.status, message),
+            format!(
+                "`{} {}` failed ({}): {}",
+                program,
+                args.join(" "),
+                output.status,
+                message
+            ),
         )
     }
 }
@@ -178,6 +194,9 @@ mod tests {
             classify_message("exec: \"/etc\": Permission Denied"),
             ocirt_result::OCIRT_ERR_RUNTIME_PERMISSION_DENIED
         );
-        assert_eq!(classify_message("container not running"), ocirt_result::OCIRT_ERR_OCI_RUNTIME);
+        assert_eq!(
+            classify_message("container not running"),
+            ocirt_result::OCIRT_ERR_OCI_RUNTIME
+        );
     }
 }

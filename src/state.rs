@@ -20,9 +20,9 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Writes `data` to `path` atomically with permissions `mode`: a temporary file in the same
 /// directory is written and fsynced, renamed over `path`, and the directory is fsynced.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::invalid(format!("path {} has no parent directory", path.display())))?;
+    let dir = path.parent().ok_or_else(|| {
+        Error::invalid(format!("path {} has no parent directory", path.display()))
+    })?;
     let name = path
         .file_name()
         .ok_or_else(|| Error::invalid(format!("path {} has no file name", path.display())))?;
@@ -81,7 +81,12 @@ impl FileLock {
         {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(Error::io(format!("cannot open lock file {}", path.display()), err)),
+            Err(err) => {
+                return Err(Error::io(
+                    format!("cannot open lock file {}", path.display()),
+                    err,
+                ))
+            }
         };
         loop {
             // SAFETY: flock on a descriptor this function owns.
@@ -171,9 +176,13 @@ mod tests {
     #[test]
     fn lock_missing_file_is_none() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(FileLock::acquire(&dir.path().join("lock")).unwrap().is_none());
+        assert!(FileLock::acquire(&dir.path().join("lock"))
+            .unwrap()
+            .is_none());
         FileLock::create(&dir.path().join("lock")).unwrap();
-        let held = FileLock::acquire(&dir.path().join("lock")).unwrap().unwrap();
+        let held = FileLock::acquire(&dir.path().join("lock"))
+            .unwrap()
+            .unwrap();
         assert_eq!(held.path(), dir.path().join("lock"));
     }
 

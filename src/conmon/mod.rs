@@ -139,7 +139,10 @@ pub fn spawn(command: &ConmonCommand) -> Result<ConmonProcess> {
             format!("cannot run conmon {}: {}", command.binary.display(), err),
         )
     })?;
-    let stderr = child.stderr.take().map(|pipe| File::from(OwnedFd::from(pipe)));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|pipe| File::from(OwnedFd::from(pipe)));
     let pid = child.id();
     Ok(ConmonProcess {
         child,
@@ -158,7 +161,10 @@ impl ConmonProcess {
         match socket::send(self.start.as_raw_fd(), &[0u8], MsgFlags::MSG_NOSIGNAL) {
             Ok(_) => Ok(()),
             Err(nix::errno::Errno::EPIPE) | Err(nix::errno::Errno::ECONNRESET) => {
-                log::debug!("conmon (pid {}) closed its start pipe before the start byte", self.pid);
+                log::debug!(
+                    "conmon (pid {}) closed its start pipe before the start byte",
+                    self.pid
+                );
                 Ok(())
             }
             Err(err) => Err(Error::errno("cannot write to conmon's start pipe", err)),
@@ -177,7 +183,11 @@ impl ConmonProcess {
                 format!(
                     "conmon failed ({}): {}",
                     status,
-                    if stderr.is_empty() { "no output".to_string() } else { stderr }
+                    if stderr.is_empty() {
+                        "no output".to_string()
+                    } else {
+                        stderr
+                    }
                 ),
             )),
             _ => {
@@ -195,8 +205,7 @@ impl ConmonProcess {
         let Some(mut file) = self.stderr.take() else {
             return String::new();
         };
-        let flags = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_GETFL)
-            .unwrap_or(0);
+        let flags = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_GETFL).unwrap_or(0);
         let _ = nix::fcntl::fcntl(
             &file,
             nix::fcntl::FcntlArg::F_SETFL(
@@ -255,11 +264,18 @@ pub fn read_message(fd: &OwnedFd, timeout: Option<Duration>, what: &str) -> Resu
     if received == 0 {
         return Err(Error::new(
             ocirt_result::OCIRT_ERR_CONMON,
-            format!("conmon exited without writing its {} (no logs from conmon)", what),
+            format!(
+                "conmon exited without writing its {} (no logs from conmon)",
+                what
+            ),
         ));
     }
     let raw = &buffer[..received];
-    log::debug!("conmon {}: {}", what, String::from_utf8_lossy(raw).trim_end());
+    log::debug!(
+        "conmon {}: {}",
+        what,
+        String::from_utf8_lossy(raw).trim_end()
+    );
     sync::parse(raw).ok_or_else(|| {
         Error::new(
             ocirt_result::OCIRT_ERR_CONMON,

@@ -25,7 +25,12 @@ impl SignalSpec {
             SignalSpec::Number(n) => process::parse_signal(&n.to_string()),
             SignalSpec::Name(name) => process::parse_signal(name),
         };
-        parsed.ok_or_else(|| Error::invalid(format!("container config: \"stop_signal\" {:?} is not a valid signal", self)))
+        parsed.ok_or_else(|| {
+            Error::invalid(format!(
+                "container config: \"stop_signal\" {:?} is not a valid signal",
+                self
+            ))
+        })
     }
 }
 
@@ -242,7 +247,8 @@ mod tests {
 
     #[test]
     fn signals_by_name_and_number() {
-        let config = ContainerConfig::from_json(&bundle_config(r#", "stop_signal": "SIGINT""#)).unwrap();
+        let config =
+            ContainerConfig::from_json(&bundle_config(r#", "stop_signal": "SIGINT""#)).unwrap();
         assert_eq!(config.stop_signal().unwrap(), libc::SIGINT);
         let config = ContainerConfig::from_json(&bundle_config(r#", "stop_signal": 3"#)).unwrap();
         assert_eq!(config.stop_signal().unwrap(), 3);
@@ -263,8 +269,16 @@ mod tests {
             (bundle_config(r#", "colour": 1"#), "colour"),
         ] {
             let err = ContainerConfig::from_json(&json).unwrap_err();
-            assert_eq!(err.kind(), crate::error::ocirt_result::OCIRT_ERR_INVALID_ARGUMENT);
-            assert!(err.message().contains(needle), "{} -> {}", json, err.message());
+            assert_eq!(
+                err.kind(),
+                crate::error::ocirt_result::OCIRT_ERR_INVALID_ARGUMENT
+            );
+            assert!(
+                err.message().contains(needle),
+                "{} -> {}",
+                json,
+                err.message()
+            );
         }
     }
 }

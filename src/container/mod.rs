@@ -95,7 +95,9 @@ fn random_token() -> String {
 }
 
 fn lock_poisoned<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Container {
@@ -166,7 +168,11 @@ impl Container {
             let _ = fs::remove_dir_all(&dir);
             return Err(err);
         }
-        log::info!("container {} configured in {}", container.id(), dir.display());
+        log::info!(
+            "container {} configured in {}",
+            container.id(),
+            dir.display()
+        );
         Ok(Arc::new(container))
     }
 
@@ -183,12 +189,21 @@ impl Container {
                     &format!("not found in {}", runtime.state_dir().display()),
                 ))
             }
-            Err(err) => return Err(Error::io(format!("cannot read {}", stored_path.display()), err)),
+            Err(err) => {
+                return Err(Error::io(
+                    format!("cannot read {}", stored_path.display()),
+                    err,
+                ))
+            }
         };
         let stored: StoredContainer = serde_json::from_slice(&text).map_err(|err| {
             Error::new(
                 crate::error::ocirt_result::OCIRT_ERR_IO,
-                format!("container file {} is corrupt: {}", stored_path.display(), err),
+                format!(
+                    "container file {} is corrupt: {}",
+                    stored_path.display(),
+                    err
+                ),
             )
         })?;
         let state = read_state_file(&dir, id)?;

@@ -37,7 +37,11 @@ pub fn prepare(config: &ContainerConfig) -> Result<PreparedSpec> {
                 Error::invalid(format!("cannot read OCI spec {}: {}", path.display(), err))
             })?;
             let json: Value = serde_json::from_str(&text).map_err(|err| {
-                Error::invalid(format!("OCI spec {} is not valid JSON: {}", path.display(), err))
+                Error::invalid(format!(
+                    "OCI spec {} is not valid JSON: {}",
+                    path.display(),
+                    err
+                ))
             })?;
             (json, Some(bundle.clone()))
         }

@@ -53,7 +53,10 @@ where
             err.kind()
         }
         Err(payload) => {
-            let message = format!("internal error (panic): {}", panic_message(payload.as_ref()));
+            let message = format!(
+                "internal error (panic): {}",
+                panic_message(payload.as_ref())
+            );
             log::error!("{}", message);
             set_last_error(&message);
             ocirt_result::OCIRT_ERR_PANIC
@@ -70,7 +73,10 @@ where
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => value,
         Err(payload) => {
-            let message = format!("internal error (panic): {}", panic_message(payload.as_ref()));
+            let message = format!(
+                "internal error (panic): {}",
+                panic_message(payload.as_ref())
+            );
             log::error!("{}", message);
             set_last_error(&message);
             on_panic

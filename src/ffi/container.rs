@@ -26,7 +26,8 @@ pub struct ocirt_container {
 
 impl ocirt_container {
     fn new(inner: Arc<Container>) -> Result<ocirt_container> {
-        let id = CString::new(inner.id()).map_err(|_| Error::invalid("container id contains a NUL byte"))?;
+        let id = CString::new(inner.id())
+            .map_err(|_| Error::invalid("container id contains a NUL byte"))?;
         Ok(ocirt_container { inner, id })
     }
 }
@@ -168,10 +169,11 @@ pub unsafe extern "C" fn ocirt_container_create(
     guard(|| {
         let container = handle_ref(container, "container")?;
         let restore = match opt_str_arg(restore_json, "restore_json")? {
-            Some(text) => Some(
-                serde_json::from_str::<RestoreOptions>(text)
-                    .map_err(|err| Error::invalid(format!("invalid restore options JSON: {}", err)))?,
-            ),
+            Some(text) => {
+                Some(serde_json::from_str::<RestoreOptions>(text).map_err(|err| {
+                    Error::invalid(format!("invalid restore options JSON: {}", err))
+                })?)
+            }
             None => None,
         };
         let runtime = Arc::clone(container.inner.runtime());
@@ -200,7 +202,9 @@ pub unsafe extern "C" fn ocirt_container_start(container: *const ocirt_container
 /// # Safety
 /// `container` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn ocirt_container_update_status(container: *const ocirt_container) -> ocirt_result {
+pub unsafe extern "C" fn ocirt_container_update_status(
+    container: *const ocirt_container,
+) -> ocirt_result {
     guard(|| {
         let container = handle_ref(container, "container")?;
         let runtime = Arc::clone(container.inner.runtime());
@@ -283,7 +287,9 @@ pub unsafe extern "C" fn ocirt_container_pause(container: *const ocirt_container
 /// # Safety
 /// `container` is a live handle.
 #[no_mangle]
-pub unsafe extern "C" fn ocirt_container_unpause(container: *const ocirt_container) -> ocirt_result {
+pub unsafe extern "C" fn ocirt_container_unpause(
+    container: *const ocirt_container,
+) -> ocirt_result {
     guard(|| {
         let container = handle_ref(container, "container")?;
         let runtime = Arc::clone(container.inner.runtime());
@@ -334,7 +340,10 @@ pub unsafe extern "C" fn ocirt_container_exit_file_path(
         check_not_null(out, "out")?;
         let runtime = Arc::clone(container.inner.runtime());
         let path = runtime.exit_file_path(&container.inner)?;
-        write_out(out, owned_c_string(&path.to_string_lossy(), "exit file path")?);
+        write_out(
+            out,
+            owned_c_string(&path.to_string_lossy(), "exit file path")?,
+        );
         Ok(())
     })
 }
@@ -357,7 +366,10 @@ pub unsafe extern "C" fn ocirt_container_attach_socket_path(
         check_not_null(out, "out")?;
         let runtime = Arc::clone(container.inner.runtime());
         let path = runtime.attach_socket_path(&container.inner)?;
-        write_out(out, owned_c_string(&path.to_string_lossy(), "attach socket path")?);
+        write_out(
+            out,
+            owned_c_string(&path.to_string_lossy(), "attach socket path")?,
+        );
         Ok(())
     })
 }
@@ -380,8 +392,9 @@ pub unsafe extern "C" fn ocirt_container_checkpoint(
     guard(|| {
         let container = handle_ref(container, "container")?;
         let options = match opt_str_arg(options_json, "options_json")? {
-            Some(text) => serde_json::from_str::<CheckpointOptions>(text)
-                .map_err(|err| Error::invalid(format!("invalid checkpoint options JSON: {}", err)))?,
+            Some(text) => serde_json::from_str::<CheckpointOptions>(text).map_err(|err| {
+                Error::invalid(format!("invalid checkpoint options JSON: {}", err))
+            })?,
             None => CheckpointOptions::default(),
         };
         let runtime = Arc::clone(container.inner.runtime());

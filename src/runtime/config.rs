@@ -254,7 +254,12 @@ mod tests {
             (r#"{"create_timeout_ms": 0}"#, "create_timeout_ms"),
         ] {
             let err = RuntimeConfig::from_json(json).unwrap_err();
-            assert!(err.message().contains(needle), "{} -> {}", json, err.message());
+            assert!(
+                err.message().contains(needle),
+                "{} -> {}",
+                json,
+                err.message()
+            );
         }
     }
 }

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use crate::conmon::{self, ConmonCommand};
 use crate::container::config::LogDriver;
-use crate::container::{Container, Locked, Status};
+use crate::container::{Container, ContainerState, Locked, Status};
 use crate::error::{ocirt_result, Error, Result};
+use crate::exit_watch::WaitOutcome;
 use crate::oci_runtime::{CheckpointOptions, OciRuntime, RestoreOptions};
 use crate::process;
 use crate::runtime::status::{self, EXIT_FILE_GRACE};
@@ -25,7 +26,11 @@ const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 const DELETE_EXIT_WAIT: Duration = Duration::from_secs(10);
 
 /// Builds conmon's arguments and environment for creating (or restoring) `ctr`.
-fn create_command(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&RestoreOptions>) -> Result<ConmonCommand> {
+fn create_command(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    restore: Option<&RestoreOptions>,
+) -> Result<ConmonCommand> {
     let config = ctr.config();
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
@@ -34,8 +39,8 @@ fn create_command(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&Res
     let exit_dir = runtime.exit_dir().to_string_lossy().into_owned();
     let socket_dir = runtime.socket_dir().to_string_lossy().into_owned();
 
-    // conmon 2.1.6 treats --api-version as a flag; the "1" after it is a stray positional it
-    // ignores, kept for older conmon releases that took a value.
+    // conmon 2.1.6 treats --api-version as a flag and ignores the "1" after it. Older conmon
+    // releases took a value, so the "1" stays.
     push(&["--api-version", "1"]);
     push(&["-c", ctr.id(), "-u", ctr.id()]);
     push(&["-r", &runtime.path.to_string_lossy()]);
@@ -94,7 +99,12 @@ fn create_command(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&Res
         }
     }
     if config.preserve_fds > 0 {
-        push(&["--runtime-opt", "--preserve-fds", "--runtime-opt", &config.preserve_fds.to_string()]);
+        push(&[
+            "--runtime-opt",
+            "--preserve-fds",
+            "--runtime-opt",
+            &config.preserve_fds.to_string(),
+        ]);
     }
     for arg in &config.runtime_args {
         push(&["--runtime-opt", arg]);
@@ -108,11 +118,21 @@ fn create_command(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&Res
     }
 
     let mut env = runtime.config().conmon_env.clone();
-    env.push(format!("XDG_RUNTIME_DIR={}", runtime.cli().xdg_runtime_dir()));
+    env.push(format!(
+        "XDG_RUNTIME_DIR={}",
+        runtime.cli().xdg_runtime_dir()
+    ));
     for key in ["_CONTAINERS_USERNS_CONFIGURED", "_CONTAINERS_ROOTLESS_UID"] {
-        env.push(format!("{}={}", key, std::env::var(key).unwrap_or_default()));
+        env.push(format!(
+            "{}={}",
+            key,
+            std::env::var(key).unwrap_or_default()
+        ));
     }
-    env.push(format!("HOME={}", std::env::var("HOME").unwrap_or_else(|_| "/".to_string())));
+    env.push(format!(
+        "HOME={}",
+        std::env::var("HOME").unwrap_or_else(|_| "/".to_string())
+    ));
     if let Ok(notify) = std::env::var("NOTIFY_SOCKET") {
         env.push(format!("NOTIFY_SOCKET={}", notify));
     }
@@ -127,19 +147,21 @@ fn create_command(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&Res
     })
 }
 
-/// Picks the runtime's error text: the JSON error log's last `msg` (the runtime appends one
-/// line per failure; the file is emptied before each create, so the last line is this
-/// create's), else conmon's `message`, else a generic text.
+/// Picks the runtime's error text: the last `msg` of the JSON error log, else conmon's
+/// `message`, else a generic text. The runtime appends one line per failure and the file is
+/// emptied before each create, so its last line belongs to this create.
 fn runtime_error_text(ctr: &Container, message: Option<&str>) -> String {
-    let from_log = fs::read_to_string(ctr.file("oci-log")).ok().and_then(|text| {
-        text.lines().rev().find_map(|line| {
-            serde_json::from_str::<serde_json::Value>(line)
-                .ok()?
-                .get("msg")?
-                .as_str()
-                .map(str::to_string)
-        })
-    });
+    let from_log = fs::read_to_string(ctr.file("oci-log"))
+        .ok()
+        .and_then(|text| {
+            text.lines().rev().find_map(|line| {
+                serde_json::from_str::<serde_json::Value>(line)
+                    .ok()?
+                    .get("msg")?
+                    .as_str()
+                    .map(str::to_string)
+            })
+        });
     if let Some(text) = from_log.filter(|t| !t.is_empty()) {
         return text;
     }
@@ -163,18 +185,26 @@ fn delete_after_failure(runtime: &ConmonRuntime, ctr: &Container, err: Error) ->
     match runtime.cli().run(&["delete", "--force", ctr.id()]) {
         Ok(_) => err,
         Err(cleanup) => {
-            log::warn!("container {}: cleanup after failed create: {}", ctr.id(), cleanup.message());
+            log::warn!(
+                "container {}: cleanup after failed create: {}",
+                ctr.id(),
+                cleanup.message()
+            );
             err.also(&cleanup)
         }
     }
 }
 
-pub fn create(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&RestoreOptions>) -> Result<()> {
+pub fn create(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    restore: Option<&RestoreOptions>,
+) -> Result<()> {
     let mut locked = ctr.lock()?;
     match locked.state.status {
         Status::Configured | Status::Exited => {}
         Status::Stopped => {
-            // The runtime still holds the exited container; clear it before re-creating.
+            // The runtime still has the exited container, so remove it before re-creating.
             runtime.cli().run(&["delete", "--force", ctr.id()])?;
         }
         other => {
@@ -189,7 +219,10 @@ pub fn create(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&Restore
         if !runtime.supports_checkpoint() {
             return Err(Error::new(
                 ocirt_result::OCIRT_ERR_NOT_SUPPORTED,
-                format!("runtime {} cannot restore checkpoints (or CRIU is missing)", runtime.name()),
+                format!(
+                    "runtime {} cannot restore checkpoints (or CRIU is missing)",
+                    runtime.name()
+                ),
             ));
         }
         let inventory = ctr.file("checkpoint").join("inventory.img");
@@ -199,6 +232,19 @@ pub fn create(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&Restore
                 ctr.id(),
                 inventory.display()
             )));
+        }
+    }
+
+    if ctr.config().log_driver()? == LogDriver::K8sFile {
+        let log_path = ctr.log_path();
+        if let Some(parent) = log_path.parent() {
+            if !parent.is_dir() {
+                return Err(Error::invalid(format!(
+                    "container {}: the directory of log_path {} does not exist",
+                    ctr.id(),
+                    log_path.display()
+                )));
+            }
         }
     }
 
@@ -217,13 +263,24 @@ pub fn create(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&Restore
         .and_then(|()| conmon::read_message(&conmon.sync, Some(timeout), "sync message"));
     let message = match reported {
         Ok(message) => message,
-        Err(err) => return Err(delete_after_failure(runtime, ctr, err.context(format!("container {}", ctr.id())))),
+        Err(err) => {
+            return Err(delete_after_failure(
+                runtime,
+                ctr,
+                err.context(format!("container {}", ctr.id())),
+            ))
+        }
     };
     if message.data < 0 {
         let text = runtime_error_text(ctr, message.message.as_deref());
         let err = Error::new(
             runtime_cli::classify_message(&text),
-            format!("container {}: runtime {} failed to create it: {}", ctr.id(), runtime.name(), text),
+            format!(
+                "container {}: runtime {} failed to create it: {}",
+                ctr.id(),
+                runtime.name(),
+                text
+            ),
         );
         return Err(delete_after_failure(runtime, ctr, err));
     }
@@ -231,7 +288,11 @@ pub fn create(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&Restore
     let pid = message.data as i32;
     let conmon_pid = match fs::read_to_string(ctr.conmon_pidfile()) {
         Ok(text) => text.trim().parse::<i32>().unwrap_or_else(|_| {
-            log::warn!("container {}: conmon pidfile holds {:?}", ctr.id(), text);
+            log::warn!(
+                "container {}: conmon pidfile contains {:?}, not a pid",
+                ctr.id(),
+                text
+            );
             0
         }),
         Err(err) => {
@@ -272,7 +333,11 @@ pub fn create(runtime: &ConmonRuntime, ctr: &Container, restore: Option<&Restore
     log::info!(
         "container {} {} (pid {}, conmon pid {})",
         ctr.id(),
-        if restore.is_some() { "restored" } else { "created" },
+        if restore.is_some() {
+            "restored"
+        } else {
+            "created"
+        },
         pid,
         conmon_pid
     );
@@ -288,7 +353,10 @@ pub fn start(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
             locked.state.status
         )));
     }
-    runtime.cli().run(&["start", ctr.id()]).map_err(|err| err.context(format!("container {}", ctr.id())))?;
+    runtime
+        .cli()
+        .run(&["start", ctr.id()])
+        .map_err(|err| err.context(format!("container {}", ctr.id())))?;
     locked.state.status = Status::Running;
     locked.state.started_at = Some(state::now());
     locked.save()?;
@@ -311,7 +379,8 @@ fn send_signal(runtime: &ConmonRuntime, locked: &Locked<'_>, signal: i32, all: b
         Ok(_) => Ok(()),
         Err(err) => {
             let gone = !locked.state.init_process().is_alive();
-            let not_running = err.message().contains("not running") || err.message().contains("does not exist");
+            let not_running =
+                err.message().contains("not running") || err.message().contains("does not exist");
             if gone || not_running {
                 Err(Error::state_invalid(format!(
                     "container {} is not running, so {} cannot be delivered ({})",
@@ -320,7 +389,11 @@ fn send_signal(runtime: &ConmonRuntime, locked: &Locked<'_>, signal: i32, all: b
                     err.message()
                 )))
             } else {
-                Err(err.context(format!("container {}: cannot send {}", ctr.id(), process::signal_name(signal))))
+                Err(err.context(format!(
+                    "container {}: cannot send {}",
+                    ctr.id(),
+                    process::signal_name(signal)
+                )))
             }
         }
     }
@@ -371,7 +444,7 @@ pub fn kill(runtime: &ConmonRuntime, ctr: &Container, signal: i32, all: bool) ->
 }
 
 /// Waits until the process behind `pidfd` exits; true when it did within `timeout`.
-fn wait_gone(pidfd: &std::os::fd::OwnedFd, timeout: Duration) -> Result<bool> {
+fn wait_gone(pidfd: &process::ProcessFd, timeout: Duration) -> Result<bool> {
     let ready = process::wait_readable(&[pidfd.as_fd()], Some(timeout))
         .map_err(|err| Error::io("cannot wait for the container process", err))?;
     Ok(ready.is_some())
@@ -455,6 +528,60 @@ pub fn stop(runtime: &ConmonRuntime, ctr: &Container, timeout_s: u32, all: bool)
     Ok(())
 }
 
+/// Waits until conmon has recorded the exit of a container that `runtime delete --force`
+/// killed, so that it does not write an exit file after the container's files are gone.
+fn wait_for_recorded_exit(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    state: &ContainerState,
+) -> Result<()> {
+    let Some(conmon) = state.conmon_process().open() else {
+        return Ok(());
+    };
+    let outcome = runtime.exit_watcher().wait(
+        ctr.id(),
+        Some(conmon.as_fd()),
+        None,
+        Some(DELETE_EXIT_WAIT),
+    )?;
+    if outcome == WaitOutcome::TimedOut {
+        log::warn!(
+            "container {}: conmon (pid {}) did not record the exit within {} s",
+            ctr.id(),
+            state.conmon_pid,
+            DELETE_EXIT_WAIT.as_secs()
+        );
+    }
+    // After the exit file, conmon unlinks the attach socket and runs the exit command.
+    // A moment's wait lets it finish before its files disappear.
+    let _ = process::wait_readable(&[conmon.as_fd()], Some(Duration::from_secs(1)));
+    Ok(())
+}
+
+/// Removes the exit file, the socket link and the state directory; returns what failed.
+fn remove_container_files(runtime: &ConmonRuntime, ctr: &Container) -> Vec<String> {
+    let mut failures = Vec::new();
+    for path in [
+        runtime.exit_file_path_for(ctr.id()),
+        runtime.socket_link_for(ctr.id()),
+    ] {
+        if let Err(err) = fs::remove_file(&path) {
+            if err.kind() != io::ErrorKind::NotFound {
+                failures.push(format!("{}: {}", path.display(), err));
+            }
+        }
+    }
+    // The state file goes first, so a concurrent reader finds "deleted" rather than a
+    // half-removed directory.
+    let _ = fs::remove_file(ctr.file("state.json"));
+    if let Err(err) = fs::remove_dir_all(ctr.dir()) {
+        if err.kind() != io::ErrorKind::NotFound {
+            failures.push(format!("{}: {}", ctr.dir().display(), err));
+        }
+    }
+    failures
+}
+
 pub fn delete(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
     let locked = ctr.lock()?;
     let state = locked.state.clone();
@@ -464,43 +591,19 @@ pub fn delete(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
             .run(&["delete", "--force", ctr.id()])
             .map_err(|err| err.context(format!("container {}", ctr.id())))?;
     }
-    // conmon records the exit of a killed container; wait for that so that it does not write
-    // an exit file after the files below are gone.
-    if let Some(conmon) = state.conmon_process().open() {
-        let outcome = runtime.exit_watcher().wait(
-            ctr.id(),
-            Some(conmon.as_fd()),
-            None,
-            Some(DELETE_EXIT_WAIT),
-        )?;
-        if outcome == crate::exit_watch::WaitOutcome::TimedOut {
-            log::warn!("container {}: conmon (pid {}) did not record the exit in time", ctr.id(), state.conmon_pid);
-        }
-        // conmon unlinks the attach socket and runs the exit command after writing the exit
-        // file; give it a moment so it does not find its files gone.
-        let _ = process::wait_readable(&[conmon.as_fd()], Some(Duration::from_secs(1)));
-    }
-    let mut failures = Vec::new();
-    for path in [runtime.exit_file_path_for(ctr.id()), runtime.socket_link_for(ctr.id())] {
-        if let Err(err) = fs::remove_file(&path) {
-            if err.kind() != io::ErrorKind::NotFound {
-                failures.push(format!("{}: {}", path.display(), err));
-            }
-        }
-    }
-    // Remove the state file first, so a concurrent reader sees "deleted" rather than a
-    // half-removed directory; the lock is released when `locked` drops at the end.
-    let _ = fs::remove_file(ctr.file("state.json"));
-    if let Err(err) = fs::remove_dir_all(ctr.dir()) {
-        if err.kind() != io::ErrorKind::NotFound {
-            failures.push(format!("{}: {}", ctr.dir().display(), err));
-        }
-    }
+    wait_for_recorded_exit(runtime, ctr, &state)?;
+
+    let failures = remove_container_files(runtime, ctr);
+    // The lock file went with the directory; other processes waiting on it find the state gone.
     drop(locked);
     if !failures.is_empty() {
         return Err(Error::new(
             ocirt_result::OCIRT_ERR_IO,
-            format!("container {} deleted, but removing its files failed: {}", ctr.id(), failures.join("; ")),
+            format!(
+                "container {} deleted, but removing its files failed: {}",
+                ctr.id(),
+                failures.join("; ")
+            ),
         ));
     }
     log::info!("container {} deleted", ctr.id());
@@ -516,7 +619,10 @@ pub fn pause(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
             locked.state.status
         )));
     }
-    runtime.cli().run(&["pause", ctr.id()]).map_err(|err| err.context(format!("container {}", ctr.id())))?;
+    runtime
+        .cli()
+        .run(&["pause", ctr.id()])
+        .map_err(|err| err.context(format!("container {}", ctr.id())))?;
     locked.state.status = Status::Paused;
     locked.save()
 }
@@ -530,16 +636,71 @@ pub fn unpause(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
             locked.state.status
         )));
     }
-    runtime.cli().run(&["resume", ctr.id()]).map_err(|err| err.context(format!("container {}", ctr.id())))?;
+    runtime
+        .cli()
+        .run(&["resume", ctr.id()])
+        .map_err(|err| err.context(format!("container {}", ctr.id())))?;
     locked.state.status = Status::Running;
     locked.save()
 }
 
-pub fn checkpoint(runtime: &ConmonRuntime, ctr: &Container, options: &CheckpointOptions) -> Result<()> {
+/// Adds CRIU's own reason, the last error line of its dump log, to a failed checkpoint.
+fn with_criu_reason(err: Error, ctr: &Container) -> Error {
+    let dump_log = ctr.file("dump.log");
+    let Ok(text) = fs::read_to_string(&dump_log) else {
+        return err;
+    };
+    match text.lines().rev().find(|l| l.contains("Error")) {
+        Some(line) => Error::new(
+            err.kind(),
+            format!(
+                "{}; CRIU: {} (see {})",
+                err.message(),
+                line.trim(),
+                dump_log.display()
+            ),
+        ),
+        None => err,
+    }
+}
+
+/// Records the exit of a container whose checkpoint ended its process.
+fn record_checkpoint_exit(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    locked: &mut Locked<'_>,
+) -> Result<()> {
+    let mut state = locked.state.clone();
+    if let Some(conmon) = state.conmon_process().open() {
+        let _ = runtime.exit_watcher().wait(
+            ctr.id(),
+            Some(conmon.as_fd()),
+            None,
+            Some(EXIT_FILE_GRACE),
+        );
+    }
+    if !status::apply_exit_file(runtime, ctr, &mut state)? {
+        state.finished_at = Some(state::now());
+    }
+    state.status = Status::Stopped;
+    state.pid = 0;
+    state.pid_start_time = None;
+    locked.state = state;
+    Ok(())
+}
+
+pub fn checkpoint(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    options: &CheckpointOptions,
+) -> Result<()> {
     if !runtime.supports_checkpoint() {
         return Err(Error::new(
             ocirt_result::OCIRT_ERR_NOT_SUPPORTED,
-            format!("runtime {} cannot checkpoint (or CRIU is missing)", runtime.name()),
+            format!(
+                "runtime {} cannot checkpoint (or CRIU is missing)",
+                runtime.name()
+            ),
         ));
     }
     let mut locked = ctr.lock()?;
@@ -550,6 +711,7 @@ pub fn checkpoint(runtime: &ConmonRuntime, ctr: &Container, options: &Checkpoint
             locked.state.status
         )));
     }
+
     let images = ctr.file("checkpoint").to_string_lossy().into_owned();
     let work = ctr.dir().to_string_lossy().into_owned();
     let mut args = vec!["checkpoint", "--image-path", &images, "--work-path", &work];
@@ -560,23 +722,15 @@ pub fn checkpoint(runtime: &ConmonRuntime, ctr: &Container, options: &Checkpoint
         args.push("--tcp-established");
     }
     args.push(ctr.id());
-    runtime.cli().run(&args).map_err(|err| err.context(format!("container {}: checkpoint failed", ctr.id())))?;
+    if let Err(err) = runtime.cli().run(&args) {
+        let err = err.context(format!("container {}: checkpoint failed", ctr.id()));
+        return Err(with_criu_reason(err, ctr));
+    }
+
     locked.state.checkpointed = true;
     if !options.leave_running {
-        // The dump ended the process; conmon records the exit as usual.
-        let mut state = locked.state.clone();
-        if let Some(conmon) = state.conmon_process().open() {
-            let _ = runtime
-                .exit_watcher()
-                .wait(ctr.id(), Some(conmon.as_fd()), None, Some(EXIT_FILE_GRACE));
-        }
-        if !status::apply_exit_file(runtime, ctr, &mut state)? {
-            state.finished_at = Some(state::now());
-        }
-        state.status = Status::Stopped;
-        state.pid = 0;
-        state.pid_start_time = None;
-        locked.state = state;
+        // The dump ended the process, and conmon records the exit as usual.
+        record_checkpoint_exit(runtime, ctr, &mut locked)?;
     }
     locked.save()?;
     if !options.keep {

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::exit_watch::ExitWatcher;
-use crate::oci_runtime::{CheckpointOptions, ConmonInfo, OciRuntime, OciRuntimeInfo, RestoreOptions};
+use crate::oci_runtime::{
+    CheckpointOptions, ConmonInfo, OciRuntime, OciRuntimeInfo, RestoreOptions,
+};
 use crate::runtime_cli::RuntimeCli;
 use crate::state;
 
@@ -71,9 +73,18 @@ impl ConmonRuntime {
             Some(dir) => dir.clone(),
             None => default_run_dir()?,
         };
-        let state_dir = config.state_dir.clone().unwrap_or_else(|| run_dir.join("containers"));
-        let exit_dir = config.exit_dir.clone().unwrap_or_else(|| run_dir.join("exits"));
-        let socket_dir = config.socket_dir.clone().unwrap_or_else(|| run_dir.join("socket"));
+        let state_dir = config
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| run_dir.join("containers"));
+        let exit_dir = config
+            .exit_dir
+            .clone()
+            .unwrap_or_else(|| run_dir.join("exits"));
+        let socket_dir = config
+            .socket_dir
+            .clone()
+            .unwrap_or_else(|| run_dir.join("socket"));
         for dir in [&state_dir, &exit_dir, &socket_dir] {
             state::create_dir_all(dir)?;
         }
@@ -268,7 +279,11 @@ impl OciRuntime for ConmonRuntime {
 impl ConmonRuntime {
     /// Blocks until the container's process has exited and returns its exit code (-1 when
     /// conmon could not record one). `timeout` `None` waits forever.
-    pub fn wait_container(&self, ctr: &Container, timeout: Option<std::time::Duration>) -> Result<i32> {
+    pub fn wait_container(
+        &self,
+        ctr: &Container,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<i32> {
         status::wait(self, ctr, timeout)
     }
 }

@@ -70,7 +70,11 @@ pub fn lookup_in_path(name: &str) -> Option<PathBuf> {
 /// Finds the runtime binary: an explicit `path`, else the first candidate that is a regular
 /// file (missing and non-regular entries are skipped; any other stat error fails), else a
 /// `$PATH` lookup of `name`.
-pub fn find_runtime(name: &str, explicit: Option<&Path>, candidates: &[PathBuf]) -> Result<PathBuf> {
+pub fn find_runtime(
+    name: &str,
+    explicit: Option<&Path>,
+    candidates: &[PathBuf],
+) -> Result<PathBuf> {
     if let Some(path) = explicit {
         let metadata = fs::metadata(path).map_err(|err| {
             Error::new(
@@ -98,7 +102,11 @@ pub fn find_runtime(name: &str, explicit: Option<&Path>, candidates: &[PathBuf])
             Err(err) => {
                 return Err(Error::new(
                     ocirt_result::OCIRT_ERR_RUNTIME_UNAVAILABLE,
-                    format!("cannot stat OCI runtime candidate {}: {}", candidate.display(), err),
+                    format!(
+                        "cannot stat OCI runtime candidate {}: {}",
+                        candidate.display(),
+                        err
+                    ),
                 ))
             }
         }
@@ -119,7 +127,11 @@ pub fn find_runtime(name: &str, explicit: Option<&Path>, candidates: &[PathBuf])
 
 /// Parses `conmon version X.Y.Z` from the first line of `conmon --version`.
 pub fn parse_conmon_version(output: &str) -> Option<(u32, u32, u32)> {
-    let rest = output.lines().next()?.trim().strip_prefix("conmon version ")?;
+    let rest = output
+        .lines()
+        .next()?
+        .trim()
+        .strip_prefix("conmon version ")?;
     let mut parts = rest.split('.').map(|p| {
         let digits: String = p.chars().take_while(|c| c.is_ascii_digit()).collect();
         digits.parse::<u32>().ok()
@@ -135,7 +147,12 @@ pub fn run_for_output(binary: &Path, args: &[&str]) -> Result<String> {
     let output = cmd.output().map_err(|err| {
         Error::new(
             ocirt_result::OCIRT_ERR_RUNTIME_UNAVAILABLE,
-            format!("cannot run `{} {}`: {}", binary.display(), args.join(" "), err),
+            format!(
+                "cannot run `{} {}`: {}",
+                binary.display(),
+                args.join(" "),
+                err
+            ),
         )
     })?;
     if !output.status.success() {
@@ -208,7 +225,13 @@ pub fn find_conmon(
                 MIN_CONMON_VERSION.1,
                 MIN_CONMON_VERSION.2
             );
-            outdated.push(format!("{} ({}.{}.{})", candidate.display(), version.0, version.1, version.2));
+            outdated.push(format!(
+                "{} ({}.{}.{})",
+                candidate.display(),
+                version.0,
+                version.1,
+                version.2
+            ));
             continue;
         }
         return Ok((candidate.clone(), version));
@@ -228,7 +251,11 @@ pub fn find_conmon(
     let tried: Vec<String> = list.iter().map(|p| p.display().to_string()).collect();
     let mut message = format!(
         "could not find a working conmon binary; tried {}",
-        if tried.is_empty() { "nothing".to_string() } else { tried.join(", ") }
+        if tried.is_empty() {
+            "nothing".to_string()
+        } else {
+            tried.join(", ")
+        }
     );
     if !failures.is_empty() {
         message.push_str(&format!(" ({})", failures.join("; ")));
@@ -267,7 +294,10 @@ mod tests {
             parse_conmon_version("conmon version 2.1.6\ncommit: unknown\n"),
             Some((2, 1, 6))
         );
-        assert_eq!(parse_conmon_version("conmon version 2.0.1-dev\n"), Some((2, 0, 1)));
+        assert_eq!(
+            parse_conmon_version("conmon version 2.0.1-dev\n"),
+            Some((2, 0, 1))
+        );
         assert_eq!(parse_conmon_version("something else"), None);
     }
 
@@ -279,7 +309,11 @@ mod tests {
         let found = find_runtime(
             "no-such-runtime-name",
             None,
-            &[dir.path().join("missing"), dir.path().to_path_buf(), fake.clone()],
+            &[
+                dir.path().join("missing"),
+                dir.path().to_path_buf(),
+                fake.clone(),
+            ],
         )
         .unwrap();
         assert_eq!(found, fake);
@@ -287,9 +321,17 @@ mod tests {
 
     #[test]
     fn runtime_probe_failure_names_candidates() {
-        let err = find_runtime("no-such-runtime-name", None, &[PathBuf::from("/nonexistent/rt")])
-            .unwrap_err();
+        let err = find_runtime(
+            "no-such-runtime-name",
+            None,
+            &[PathBuf::from("/nonexistent/rt")],
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_RUNTIME_UNAVAILABLE);
-        assert!(err.message().contains("/nonexistent/rt"), "{}", err.message());
+        assert!(
+            err.message().contains("/nonexistent/rt"),
+            "{}",
+            err.message()
+        );
     }
 }

@@ -31,12 +31,18 @@ pub const CONMON_FILES: [&str; 4] = ["attach", "ctl", "winsz", "oom"];
 
 /// Removes conmon's per-run files and the exit file; missing files are fine.
 pub fn remove_conmon_files(runtime: &ConmonRuntime, ctr: &Container) {
-    let mut paths: Vec<std::path::PathBuf> = CONMON_FILES.iter().map(|name| ctr.file(name)).collect();
+    let mut paths: Vec<std::path::PathBuf> =
+        CONMON_FILES.iter().map(|name| ctr.file(name)).collect();
     paths.push(runtime.exit_file_path_for(ctr.id()));
     for path in paths {
         if let Err(err) = fs::remove_file(&path) {
             if err.kind() != io::ErrorKind::NotFound {
-                log::warn!("container {}: cannot remove {}: {}", ctr.id(), path.display(), err);
+                log::warn!(
+                    "container {}: cannot remove {}: {}",
+                    ctr.id(),
+                    path.display(),
+                    err
+                );
             }
         }
     }
@@ -44,19 +50,32 @@ pub fn remove_conmon_files(runtime: &ConmonRuntime, ctr: &Container) {
 
 /// Reads conmon's exit file into the state: exit code, finish time (the file's ctime) and the
 /// OOM marker. Returns false when the file does not exist.
-pub fn apply_exit_file(runtime: &ConmonRuntime, ctr: &Container, state: &mut ContainerState) -> Result<bool> {
+pub fn apply_exit_file(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    state: &mut ContainerState,
+) -> Result<bool> {
     let path = runtime.exit_file_path_for(ctr.id());
     let metadata = match fs::metadata(&path) {
         Ok(metadata) => metadata,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(err) => return Err(Error::io(format!("cannot stat exit file {}", path.display()), err)),
+        Err(err) => {
+            return Err(Error::io(
+                format!("cannot stat exit file {}", path.display()),
+                err,
+            ))
+        }
     };
     let text = fs::read_to_string(&path)
         .map_err(|err| Error::io(format!("cannot read exit file {}", path.display()), err))?;
     let code: i32 = text.trim().parse().map_err(|_| {
         Error::new(
             ocirt_result::OCIRT_ERR_CONMON,
-            format!("exit file {} holds {:?}, not an exit code", path.display(), text),
+            format!(
+                "exit file {} holds {:?}, not an exit code",
+                path.display(),
+                text
+            ),
         )
     })?;
     state.exit_code = Some(code);
@@ -72,7 +91,10 @@ pub fn apply_exit_file(runtime: &ConmonRuntime, ctr: &Container, state: &mut Con
 
 /// Records an exit whose code nobody wrote down.
 fn mark_exit_unknown(ctr: &Container, state: &mut ContainerState) {
-    log::warn!("container {}: no exit file found; exit code unknown (-1)", ctr.id());
+    log::warn!(
+        "container {}: no exit file found; exit code unknown (-1)",
+        ctr.id()
+    );
     state.exit_code = Some(-1);
     state.finished_at = Some(state::now());
     state.pid = 0;
@@ -82,7 +104,12 @@ fn mark_exit_unknown(ctr: &Container, state: &mut ContainerState) {
 }
 
 /// Waits up to `grace` for the exit file while conmon is alive; returns whether it exists.
-fn wait_exit_file(runtime: &ConmonRuntime, ctr: &Container, state: &ContainerState, grace: Duration) -> Result<bool> {
+fn wait_exit_file(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    state: &ContainerState,
+    grace: Duration,
+) -> Result<bool> {
     let exit_path = runtime.exit_file_path_for(ctr.id());
     if exit_path.exists() {
         return Ok(true);

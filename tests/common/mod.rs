@@ -10,16 +10,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use ocirt::{Container, ContainerConfig, ConmonRuntime, OciRuntime, RuntimeConfig};
+use ocirt::{ConmonRuntime, Container, ContainerConfig, OciRuntime, RuntimeConfig};
 use serde_json::Value;
 
-/// The repository root.
+/// Returns the repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shared busybox bundle (rootfs and default config.json), built by
-/// `scripts/make-bundle.sh` on first use.
+/// Returns the shared busybox bundle (rootfs and default config.json), which
+/// `scripts/make-bundle.sh` builds on first use.
 pub fn bundle() -> &'static Path {
     static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
     BUNDLE.get_or_init(|| {
@@ -28,17 +28,21 @@ pub fn bundle() -> &'static Path {
             .arg(&dir)
             .status()
             .expect("scripts/make-bundle.sh runs");
-        assert!(status.success(), "scripts/make-bundle.sh failed: {}", status);
+        assert!(
+            status.success(),
+            "scripts/make-bundle.sh failed: {}",
+            status
+        );
         dir
     })
 }
 
-/// The shared busybox root filesystem.
+/// Returns the shared busybox root filesystem.
 pub fn rootfs() -> PathBuf {
     bundle().join("rootfs")
 }
 
-/// The bundle's default spec with `process.args` set to `args`.
+/// Returns the bundle's default spec with `process.args` set to `args`.
 pub fn spec(args: &[&str]) -> Value {
     let text = std::fs::read_to_string(bundle().join("config.json")).expect("bundle config.json");
     let mut spec: Value = serde_json::from_str(&text).expect("bundle config.json is JSON");
@@ -46,7 +50,7 @@ pub fn spec(args: &[&str]) -> Value {
     spec
 }
 
-/// A spec with a terminal.
+/// Returns a spec with a terminal.
 pub fn terminal_spec(args: &[&str]) -> Value {
     let mut spec = spec(args);
     spec["process"]["terminal"] = Value::Bool(true);
@@ -78,9 +82,12 @@ impl TestEnv {
         TestEnv::with_config(serde_json::json!({}))
     }
 
-    /// A runtime whose config is `extra` plus the test's own directories.
+    /// Creates a runtime whose config is `extra` plus the test's own directories.
     pub fn with_config(extra: Value) -> TestEnv {
-        let dir = tempfile::Builder::new().prefix("ocirt-test-").tempdir_in("/tmp").expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("ocirt-test-")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
         let mut config = serde_json::json!({
             "run_dir": dir.path().join("run"),
             "runtime_root": dir.path().join("runc"),
@@ -88,8 +95,10 @@ impl TestEnv {
         for (key, value) in extra.as_object().expect("extra config is an object") {
             config[key] = value.clone();
         }
-        let runtime = ConmonRuntime::new(RuntimeConfig::from_json(&config.to_string()).expect("runtime config"))
-            .expect("runtime starts");
+        let runtime = ConmonRuntime::new(
+            RuntimeConfig::from_json(&config.to_string()).expect("runtime config"),
+        )
+        .expect("runtime starts");
         TestEnv {
             dir,
             runtime: Arc::new(runtime),
@@ -97,7 +106,7 @@ impl TestEnv {
         }
     }
 
-    /// The JSON config of `runtime` as the test built it, for other processes.
+    /// Returns the JSON config of `runtime` as the test built it, for other processes.
     pub fn runtime_config_json(&self) -> String {
         serde_json::json!({
             "run_dir": self.dir.path().join("run"),
@@ -118,7 +127,8 @@ impl TestEnv {
             config[key] = value.clone();
         }
         let config = ContainerConfig::from_json(&config.to_string()).expect("container config");
-        let container = Container::new(Arc::clone(&self.runtime), config).expect("container configured");
+        let container =
+            Container::new(Arc::clone(&self.runtime), config).expect("container configured");
         self.track(Arc::clone(&container));
         container
     }
@@ -131,7 +141,9 @@ impl TestEnv {
     /// Configures, creates and starts a container running `args`.
     pub fn running(&self, name: &str, args: &[&str]) -> Arc<Container> {
         let container = self.container(name, args);
-        self.runtime.create_container(&container, None).expect("create");
+        self.runtime
+            .create_container(&container, None)
+            .expect("create");
         self.runtime.start_container(&container).expect("start");
         container
     }
@@ -141,7 +153,7 @@ impl TestEnv {
         self.containers.lock().unwrap().push(container);
     }
 
-    /// The runtime root's `runc list` ids, for checks that nothing is left.
+    /// Returns the ids `runc list` reports in the test's runtime root.
     pub fn runc_ids(&self) -> Vec<String> {
         let output = Command::new("runc")
             .arg("--root")
@@ -159,7 +171,8 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        let containers = std::mem::take(&mut *self.containers.lock().unwrap_or_else(|p| p.into_inner()));
+        let containers =
+            std::mem::take(&mut *self.containers.lock().unwrap_or_else(|p| p.into_inner()));
         for container in containers {
             let _ = self.runtime.delete_container(&container);
         }

@@ -1,0 +1,360 @@
+/*
+ * C harness: drives the container lifecycle through include/ocirt.h on real runc and conmon.
+ *
+ * Usage: harness ROOTFS
+ *   ROOTFS is a busybox root filesystem (scripts/make-bundle.sh builds one).
+ * Each test uses its own containers and deletes them in its cleanup block, also when a check
+ * fails. The last line is the summary: "harness: N passed, M failed".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ocirt.h"
+
+static char rootfs[4096];
+static char run_dir[256];
+static int id_counter;
+
+/* Reports a failed check with the library's view of the last error. */
+static void report(int line, const char *what, int code)
+{
+    fprintf(stderr, "  FAIL line %d: %s", line, what);
+    if (code != OCIRT_OK)
+        fprintf(stderr, " -> %s: %s", ocirt_result_name(code), ocirt_last_error_message());
+    fputc('\n', stderr);
+}
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            report(__LINE__, #cond, OCIRT_OK);                                                     \
+            goto cleanup;                                                                          \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_RC(call, expected)                                                                   \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ != (expected)) {                                                                   \
+            report(__LINE__, #call, rc_);                                                          \
+            goto cleanup;                                                                          \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_OK(call) CHECK_RC(call, OCIRT_OK)
+
+/* Writes a container config with an inline spec running `args_json` (a JSON array). */
+static void container_config(char *out, size_t size, char *id, size_t id_size,
+                             const char *args_json, const char *extra)
+{
+    snprintf(id, id_size, "harness-%d-%d", (int)getpid(), id_counter++);
+    snprintf(out, size,
+             "{\"id\": \"%s\", \"rootfs\": \"%s\"%s, \"spec\": {"
+             "\"ociVersion\": \"1.0.2\","
+             "\"process\": {\"args\": %s, \"env\": [\"PATH=/bin\"], \"cwd\": \"/\","
+             "  \"user\": {\"uid\": 0, \"gid\": 0}},"
+             "\"root\": {\"path\": \"rootfs\", \"readonly\": true},"
+             "\"mounts\": ["
+             "  {\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},"
+             "  {\"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\","
+             "   \"options\": [\"nosuid\", \"mode=755\"]},"
+             "  {\"destination\": \"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\"}],"
+             "\"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"ipc\"},"
+             "  {\"type\": \"uts\"}, {\"type\": \"mount\"}]}}}",
+             id, rootfs, extra ? extra : "", args_json);
+}
+
+static ocirt_container *new_container(ocirt_runtime *rt, const char *args_json, char *id,
+                                      size_t id_size)
+{
+    char config[4096];
+    ocirt_container *ctr = NULL;
+    int rc;
+
+    container_config(config, sizeof(config), id, id_size, args_json, NULL);
+    rc = ocirt_container_new(rt, config, &ctr);
+    if (rc != OCIRT_OK) {
+        report(__LINE__, "ocirt_container_new", rc);
+        return NULL;
+    }
+    return ctr;
+}
+
+/* Deletes and frees a container; used by every cleanup block. */
+static void discard(ocirt_container *ctr)
+{
+    int rc;
+
+    if (ctr == NULL)
+        return;
+    rc = ocirt_container_delete(ctr);
+    if (rc != OCIRT_OK && rc != OCIRT_ERR_NO_SUCH_CONTAINER)
+        fprintf(stderr, "  note: delete failed: %s\n", ocirt_last_error_message());
+    ocirt_container_free(ctr);
+}
+
+static int test_exit_code_and_log(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    int32_t code = -100;
+    char *state = NULL;
+    char *exit_path = NULL;
+    ocirt_container *ctr = new_container(
+        rt, "[\"sh\", \"-c\", \"echo hello; echo oops >&2; exit 3\"]", id, sizeof(id));
+
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_start(ctr));
+    CHECK_OK(ocirt_container_wait(ctr, 30000, &code));
+    CHECK(code == 3);
+    CHECK_OK(ocirt_container_state_json(ctr, &state));
+    CHECK(strstr(state, "\"status\": \"stopped\"") != NULL);
+    CHECK(strstr(state, "\"exit_code\": 3") != NULL);
+    CHECK_OK(ocirt_container_exit_file_path(ctr, &exit_path));
+    {
+        char content[16] = {0};
+        FILE *file = fopen(exit_path, "r");
+        CHECK(file != NULL);
+        CHECK(fread(content, 1, sizeof(content) - 1, file) > 0);
+        fclose(file);
+        CHECK(strcmp(content, "3") == 0);
+    }
+    ok = 1;
+cleanup:
+    ocirt_string_free(state);
+    ocirt_string_free(exit_path);
+    discard(ctr);
+    return ok;
+}
+
+static int test_kill_gives_137(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    int32_t code = 0;
+    ocirt_container *ctr = new_container(rt, "[\"sleep\", \"1000\"]", id, sizeof(id));
+
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_start(ctr));
+    CHECK_RC(ocirt_container_wait(ctr, 100, &code), OCIRT_ERR_TIMED_OUT);
+    CHECK(code == 0);
+    CHECK_OK(ocirt_container_kill(ctr, SIGKILL, false));
+    CHECK_OK(ocirt_container_wait(ctr, -1, &code));
+    CHECK(code == 137);
+    CHECK_RC(ocirt_container_kill(ctr, SIGTERM, false), OCIRT_ERR_CONTAINER_STATE_INVALID);
+    ok = 1;
+cleanup:
+    discard(ctr);
+    return ok;
+}
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static int test_stop_uses_stop_signal(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    int32_t code = -100;
+    struct timespec start;
+    ocirt_container *ctr = new_container(
+        rt, "[\"sh\", \"-c\", \"trap 'exit 0' TERM; while :; do sleep 1; done\"]", id, sizeof(id));
+
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_start(ctr));
+    /* Give the shell time to install its trap before the signal arrives. */
+    usleep(300 * 1000);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    CHECK_OK(ocirt_container_stop(ctr, 10, false));
+    CHECK(seconds_since(&start) < 5.0);
+    CHECK_OK(ocirt_container_wait(ctr, 0, &code));
+    CHECK(code == 0);
+    ok = 1;
+cleanup:
+    discard(ctr);
+    return ok;
+}
+
+static int test_pause_and_reopen(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    char *state = NULL;
+    int32_t code = 0;
+    ocirt_container *ctr = new_container(rt, "[\"sleep\", \"1000\"]", id, sizeof(id));
+    ocirt_container *again = NULL;
+    const char *again_id = NULL;
+
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_start(ctr));
+    CHECK_OK(ocirt_container_pause(ctr));
+    CHECK_OK(ocirt_container_open(rt, id, &again));
+    CHECK_OK(ocirt_container_id(again, &again_id));
+    CHECK(strcmp(again_id, id) == 0);
+    CHECK_OK(ocirt_container_update_status(again));
+    CHECK_OK(ocirt_container_state_json(again, &state));
+    CHECK(strstr(state, "\"status\": \"paused\"") != NULL);
+    CHECK_OK(ocirt_container_unpause(again));
+    CHECK_OK(ocirt_container_stop(again, 0, false));
+    CHECK_OK(ocirt_container_wait(ctr, -1, &code));
+    CHECK(code == 137);
+    CHECK_OK(ocirt_container_delete(again));
+    CHECK_RC(ocirt_container_start(ctr), OCIRT_ERR_NO_SUCH_CONTAINER);
+    CHECK(strstr(ocirt_last_error_message(), id) != NULL);
+    ok = 1;
+cleanup:
+    ocirt_string_free(state);
+    ocirt_container_free(again);
+    discard(ctr);
+    return ok;
+}
+
+static int test_bad_input(ocirt_runtime *rt)
+{
+    int ok = 0;
+    ocirt_container *ctr = (ocirt_container *)0x1;
+    ocirt_runtime *other = (ocirt_runtime *)0x1;
+    bool flag = false;
+    char long_id[400];
+
+    CHECK_RC(ocirt_runtime_new(NULL, &other), OCIRT_ERR_NULL_ARGUMENT);
+    CHECK(other == (ocirt_runtime *)0x1);
+    CHECK_RC(ocirt_runtime_new("{\"bogus\": true}", &other), OCIRT_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(ocirt_last_error_message(), "bogus") != NULL);
+    CHECK_RC(ocirt_container_new(rt, "{\"id\": \"../up\", \"bundle\": \"/x\"}", &ctr),
+             OCIRT_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(ocirt_last_error_message(), "../up") != NULL);
+    CHECK(ctr == (ocirt_container *)0x1);
+    memset(long_id, 'a', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    CHECK_RC(ocirt_container_open(rt, long_id, &ctr), OCIRT_ERR_INVALID_ARGUMENT);
+    CHECK_RC(ocirt_container_open(rt, "absent", &ctr), OCIRT_ERR_NO_SUCH_CONTAINER);
+    CHECK_RC(ocirt_container_start(NULL), OCIRT_ERR_NULL_ARGUMENT);
+    CHECK(strstr(ocirt_last_error_message(), "container") != NULL);
+    CHECK_RC(ocirt_runtime_supports_kvm(rt, NULL), OCIRT_ERR_NULL_ARGUMENT);
+    CHECK_OK(ocirt_runtime_supports_json_errors(rt, &flag));
+    CHECK(flag);
+    CHECK(strcmp(ocirt_result_name(OCIRT_DETACHED), "OCIRT_DETACHED") == 0);
+    CHECK(strcmp(ocirt_result_name(-7), "OCIRT_UNKNOWN_RESULT") == 0);
+    ocirt_container_free(NULL);
+    ocirt_runtime_free(NULL);
+    ocirt_string_free(NULL);
+    ok = 1;
+cleanup:
+    return ok;
+}
+
+static int log_lines;
+
+static void count_log(void *userdata, ocirt_log_level level, const char *message)
+{
+    (void)level;
+    if (userdata == &log_lines && message != NULL && message[0] != '\0')
+        log_lines++;
+}
+
+static int test_log_callback(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    int32_t code = -1;
+    ocirt_container *ctr = NULL;
+
+    CHECK_OK(ocirt_set_log_callback(OCIRT_LOG_INFO, count_log, &log_lines));
+    ctr = new_container(rt, "[\"true\"]", id, sizeof(id));
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_start(ctr));
+    CHECK_OK(ocirt_container_wait(ctr, 30000, &code));
+    CHECK(code == 0);
+    CHECK(log_lines > 0);
+    ok = 1;
+cleanup:
+    ocirt_set_log_callback(OCIRT_LOG_OFF, NULL, NULL);
+    discard(ctr);
+    return ok;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int main(int argc, char **argv)
+{
+    struct test {
+        const char *name;
+        int (*run)(ocirt_runtime *);
+    } tests[] = {
+        {"exit code and log", test_exit_code_and_log},
+        {"kill gives 137", test_kill_gives_137},
+        {"stop uses stop signal", test_stop_uses_stop_signal},
+        {"pause and reopen", test_pause_and_reopen},
+        {"bad input", test_bad_input},
+        {"log callback", test_log_callback},
+    };
+    size_t count = sizeof(tests) / sizeof(tests[0]);
+    int passed = 0;
+    int failed = 0;
+    char config[1024];
+    char template[] = "/tmp/ocirt-harness-XXXXXX";
+    ocirt_runtime *rt = NULL;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s ROOTFS\n", argv[0]);
+        return 2;
+    }
+    if (realpath(argv[1], rootfs) == NULL) {
+        fprintf(stderr, "harness: %s: %s\n", argv[1], strerror(errno));
+        return 2;
+    }
+    if (mkdtemp(template) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(run_dir, sizeof(run_dir), "%s", template);
+    snprintf(config, sizeof(config), "{\"run_dir\": \"%s/run\", \"runtime_root\": \"%s/runc\"}",
+             run_dir, run_dir);
+    if (ocirt_runtime_new(config, &rt) != OCIRT_OK) {
+        fprintf(stderr, "harness: cannot create runtime: %s\n", ocirt_last_error_message());
+        failed = (int)count;
+        goto cleanup;
+    }
+    printf("harness: libocirt %s\n", ocirt_version());
+    for (size_t i = 0; i < count; i++) {
+        if (tests[i].run(rt)) {
+            printf("test %s ... ok\n", tests[i].name);
+            passed++;
+        } else {
+            printf("test %s ... FAILED\n", tests[i].name);
+            failed++;
+        }
+    }
+cleanup:
+    ocirt_runtime_free(rt);
+    nftw(run_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    printf("harness: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
