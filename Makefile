@@ -21,10 +21,8 @@ help:
 build:
 	$(CARGO) build --release
 
-$(BUILD):
+demo:
 	mkdir -p $(BUILD)
-
-demo: | $(BUILD)
 	@echo "== checking system packages (runc, conmon, busybox-static)"
 	scripts/install-deps.sh demo
 	@echo "== building libocirt"
@@ -36,7 +34,7 @@ demo: | $(BUILD)
 	@echo "== running the demo"
 	$(BUILD)/demo $(BUILD)/demo-bundle
 
-test: | $(BUILD)
+test:
 	scripts/install-deps.sh test
 	$(MAKE) test-rust test-c check-exports
 
@@ -46,7 +44,8 @@ test-rust:
 	OCIRT_FROZEN_HEADER=1 $(CARGO) build --release
 	OCIRT_FROZEN_HEADER=1 $(CARGO) test --release -- --test-threads=4
 
-test-c: | $(BUILD)
+test-c:
+	mkdir -p $(BUILD)
 	OCIRT_FROZEN_HEADER=1 $(CARGO) build --release
 	scripts/make-bundle.sh $(BUILD)/test-bundle
 	echo '#include "ocirt.h"' | $(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude -x c++ -fsyntax-only -

@@ -18,6 +18,16 @@
 #include <stdint.h>
 
 /**
+ * Largest stdin message conmon reads in one go; it silently drops the rest of a longer one.
+ */
+#define STDIN_CHUNK (32 * 1024)
+
+/**
+ * Default bound of a session's output queue in bytes.
+ */
+#define DEFAULT_BUFFER_LIMIT ((8 * 1024) * 1024)
+
+/**
  * Maximum length of a container or exec session id in bytes. Podman's ids are 64 hex digits; the bound keeps socket
  * paths built from ids (`<socket dir>/<id>/attach`) within reach of the 108-byte `sun_path`
  * for ordinary directories.
@@ -183,6 +193,49 @@ typedef int32_t ocirt_log_level;
 #endif // __cplusplus
 
 /**
+ * How an attach session ended, when it did not fail.
+ */
+enum ocirt_attach_outcome
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The streams ended because the process exited or closed them.
+   */
+  OCIRT_ATTACH_ENDED = 0,
+  /**
+   * The session detached (detach keys or `ocirt_attach_detach`); the process runs on.
+   */
+  OCIRT_ATTACH_DETACHED = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ocirt_attach_outcome ocirt_attach_outcome;
+#else
+typedef int32_t ocirt_attach_outcome;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * An attach or exec session: library threads that stream its output to the host's
+ * callbacks, and its stdin.
+ *
+ * Thread-safe: `ocirt_attach_write`, `_close_stdin`, `_detach` and `_wait` may be called from
+ * any thread, also concurrently. Free it with `ocirt_attach_free`, never from inside one of
+ * its callbacks.
+ */
+typedef struct ocirt_attach ocirt_attach;
+
+/**
+ * A cancellation token for blocking calls such as `ocirt_container_http_attach`.
+ *
+ * Thread-safe: trigger it from any thread while another thread is blocked in a call that
+ * watches it. Once triggered it stays triggered.
+ */
+typedef struct ocirt_cancel ocirt_cancel;
+
+/**
  * A container of a runtime: its configuration and the path of its state directory. The state
  * itself lives on disk, so several handles (in one or many processes) can refer to the same
  * container.
@@ -210,6 +263,58 @@ typedef struct ocirt_runtime ocirt_runtime;
  * the callback must be thread-safe.
  */
 typedef void (*ocirt_log_callback)(void *userdata, ocirt_log_level level, const char *message);
+
+/**
+ * Receives a chunk of a stream: `data` points to `len` bytes (never 0), borrowed for the
+ * duration of the call. Return 0 to go on; any other value stops the session, which then
+ * ends with `OCIRT_ERR_CALLBACK_ABORTED`.
+ */
+typedef int (*ocirt_stream_callback)(void *userdata, const uint8_t *data, size_t len);
+
+/**
+ * Is told that a session is over: `result` is `OCIRT_OK` (the streams ended),
+ * `OCIRT_DETACHED`, or the error that ended it; `exit_code` is the exec session's exit code,
+ * or -1 for a container attach and whenever it is unknown.
+ */
+typedef void (*ocirt_done_callback)(void *userdata, ocirt_result result, int32_t exit_code);
+
+/**
+ * Frees the host's userdata once the library no longer needs it.
+ */
+typedef void (*ocirt_userdata_free_callback)(void *userdata);
+
+/**
+ * Host callbacks of an attach or exec session. Every member may be NULL.
+ *
+ * The callbacks run on a library thread, one at a time per session and in the order the
+ * bytes arrived; they never overlap for one session but may run concurrently with the host's
+ * own threads. `on_stdout` and `on_stderr` receive the streams (a NULL callback discards its
+ * stream). `on_done` runs once, after the last output. `userdata_free` runs exactly once,
+ * after `on_done`, if and only if the call that took the callbacks returned `OCIRT_OK`.
+ * A callback must not free the session's handle.
+ */
+typedef struct {
+  /**
+   * Passed to every callback unchanged.
+   */
+  void *userdata;
+  /**
+   * Standard output (all output, for a terminal).
+   */
+  ocirt_stream_callback on_stdout;
+  /**
+   * Standard error.
+   */
+  ocirt_stream_callback on_stderr;
+  /**
+   * The session is over.
+   */
+  ocirt_done_callback on_done;
+  /**
+   * Frees `userdata`.
+   */
+  ocirt_userdata_free_callback userdata_free;
+} ocirt_attach_callbacks;
 
 #ifdef __cplusplus
 extern "C" {
@@ -264,19 +369,187 @@ void ocirt_string_free(char *text);
 ocirt_result ocirt_set_log_callback(int32_t level, ocirt_log_callback callback, void *userdata);
 
 /**
- * Configures a new container and writes its handle to `*out`.
+ * Attaches to a created or running container: connects to conmon's attach socket and
+ * streams stdout and stderr to `callbacks` on a library thread, and writes `*out`, a handle
+ * owned by the caller (free it with `ocirt_attach_free`).
  *
- * `config_json` fields: `id` (required; 1-128 ASCII letters, digits, `_ . + -`, not starting
- * with `.` or `-`), `name`, either `bundle` (a directory with `config.json`) or `spec` (an
- * inline OCI spec) with `rootfs`, `stdin`, `log_driver` (`k8s-file`, `json-file`,
- * `journald`, `none`), `log_path`, `log_size_max`, `log_tag`, `stop_signal` (number or
- * name), `exit_command` (absolute program path, then arguments), `exit_command_delay`,
- * `conmon_pidfile`, `runtime_args`, `preserve_fds`, `no_cgroups`. Unknown fields are
- * rejected. The spec is copied into the container's state directory with absolute paths,
- * so one bundle can serve many containers. Nothing runs until `ocirt_container_create`.
+ * `options_json` is NULL for the defaults or an object with `stdout` and `stderr` (default
+ * true), `stdin` (default false; the container needs a terminal or `"stdin": true`),
+ * `detach_keys` (default `"ctrl-p,ctrl-q"`; `""` disables detaching), `start` (start the
+ * created container once connected, so no output is lost), `width` and `height` (initial
+ * terminal size) and `buffer_limit` (bytes buffered while callbacks lag, default 8 MiB;
+ * past it the library stops reading from conmon, which pauses the container's output).
+ * Invalid detach keys are rejected before anything connects. Several sessions may attach to
+ * one container; each receives all output produced while it is connected.
+ *
+ * # Safety
+ * `container` is a live handle; `options_json` is NULL or a NUL-terminated string;
+ * `callbacks` points to a callbacks struct (copied during the call); `out` is writable.
+ */
+ocirt_result ocirt_container_attach(const ocirt_container *container,
+                                    const char *options_json,
+                                    const ocirt_attach_callbacks *callbacks,
+                                    ocirt_attach **out);
+
+/**
+ * Writes `len` bytes from `data` to the session's stdin, in messages of at most 32768
+ * bytes. The detach sequence is matched across calls: when it completes, the bytes before
+ * it are sent, the session detaches, and the call returns `OCIRT_DETACHED`. Bytes that may
+ * start the sequence are held back until the next call shows whether it completes.
+ * `OCIRT_ERR_CONTAINER_STATE_INVALID` when the session has no stdin or stdin was closed.
+ *
+ * # Safety
+ * `attach` is a live handle; `data` points to `len` readable bytes (it may be NULL when
+ * `len` is 0).
+ */
+ocirt_result ocirt_attach_write(const ocirt_attach *attach, const uint8_t *data, size_t len);
+
+/**
+ * Closes the session's stdin (a half-close): bytes held back as a possible detach sequence
+ * are sent first. Output keeps flowing until the process ends it. conmon closes the
+ * process's stdin when any client closes, for every attached client.
+ *
+ * # Safety
+ * `attach` is a live handle.
+ */
+ocirt_result ocirt_attach_close_stdin(const ocirt_attach *attach);
+
+/**
+ * Detaches the session: it disconnects from conmon, delivers what it already received, and
+ * ends with `OCIRT_ATTACH_DETACHED`. The process keeps running and can be attached again.
+ *
+ * # Safety
+ * `attach` is a live handle.
+ */
+ocirt_result ocirt_attach_detach(const ocirt_attach *attach);
+
+/**
+ * Waits until the session is over, at most `timeout_ms` milliseconds (< 0 waits forever).
+ *
+ * Returns `OCIRT_OK` and writes `*outcome` (`OCIRT_ATTACH_ENDED` or
+ * `OCIRT_ATTACH_DETACHED`) and `*exit_code` (an exec session's exit code; -1 for a
+ * container attach) when the session ended without error. Returns the session's error
+ * (such as `OCIRT_ERR_CALLBACK_ABORTED` or `OCIRT_ERR_IO`, with its message) when it
+ * failed, and `OCIRT_ERR_TIMED_OUT` when it is still going; outputs are then untouched.
+ * May be called again after it returned.
+ *
+ * # Safety
+ * `attach` is a live handle; `outcome` and `exit_code` are writable.
+ */
+ocirt_result ocirt_attach_wait(const ocirt_attach *attach,
+                               int64_t timeout_ms,
+                               ocirt_attach_outcome *outcome,
+                               int32_t *exit_code);
+
+/**
+ * Frees a session handle. A session still going is stopped first (its `on_done` receives
+ * `OCIRT_ERR_CANCELLED`); the call returns after the session's callbacks have finished, so
+ * the host may free their userdata afterwards. The container keeps running. NULL is ignored.
+ *
+ * # Safety
+ * `attach` is NULL or a live handle not used by any other thread during or after the call,
+ * and the call is not made from one of the session's callbacks.
+ */
+void ocirt_attach_free(ocirt_attach *attach);
+
+/**
+ * Sets the terminal size of a terminal container (`AttachResize`) through conmon's control
+ * FIFO: `width` columns, `height` rows, each at least 1. Works from the moment the container
+ * is created, so a size set before start is the first size the process sees.
+ * `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal or not running.
+ *
+ * # Safety
+ * `container` is a live handle.
+ */
+ocirt_result ocirt_container_resize(const ocirt_container *container,
+                                    uint16_t width,
+                                    uint16_t height);
+
+/**
+ * Attaches over a connection the host already hijacked from its HTTP server
+ * (`HTTPAttach`), blocking until the container's streams end, the session detaches, or
+ * `cancel` fires.
+ *
+ * The library owns `conn_fd` from the call on and closes it before returning, whatever the
+ * result. Output without a terminal is framed: an 8-byte header (stream 1 stdout or 2
+ * stderr, three zero bytes, the length as a big-endian u32) before each payload; with a
+ * terminal it is raw. Stdin is read from the connection after the `buffered_len` bytes at
+ * `buffered` (what the HTTP parser read past the request headers); its end half-closes the
+ * container's stdin while output goes on. `options_json` is NULL or an object with `stdin`,
+ * `stdout`, `stderr` (each default true, at least one true), `detach_keys`,
+ * `hijack_header` (write podman's `HTTP/1.1 101 UPGRADED` response first, default false),
+ * `start` and `buffer_limit`. A failure after streaming began is also written to the
+ * connection as `Error: <message>`. A client that went away never raises SIGPIPE.
+ *
+ * Returns `OCIRT_OK` when the streams ended, `OCIRT_DETACHED` on detach and
+ * `OCIRT_ERR_CANCELLED` when `cancel` fired.
+ *
+ * # Safety
+ * `container` is a live handle; `conn_fd` is an open descriptor the caller gives up;
+ * `buffered` points to `buffered_len` bytes (NULL when 0); `cancel` is NULL or a live token.
+ */
+ocirt_result ocirt_container_http_attach(const ocirt_container *container,
+                                         int conn_fd,
+                                         const char *options_json,
+                                         const uint8_t *buffered,
+                                         size_t buffered_len,
+                                         const ocirt_cancel *cancel);
+
+/**
+ * Creates a cancel token and writes it to `*out` (owned by the caller, freed with
+ * `ocirt_cancel_free`).
+ *
+ * # Safety
+ * `out` is writable.
+ */
+ocirt_result ocirt_cancel_new(ocirt_cancel **out);
+
+/**
+ * Triggers a cancel token: every call watching it returns `OCIRT_ERR_CANCELLED` soon after.
+ * Safe to call from any thread and more than once.
+ *
+ * # Safety
+ * `cancel` is a live token.
+ */
+ocirt_result ocirt_cancel_trigger(const ocirt_cancel *cancel);
+
+/**
+ * Frees a cancel token. NULL is ignored.
+ *
+ * # Safety
+ * `cancel` is NULL or a live token that no call is watching any more.
+ */
+void ocirt_cancel_free(ocirt_cancel *cancel);
+
+/**
+ * Configures a new container and writes its handle to `*out`. Nothing runs until
+ * `ocirt_container_create`.
+ *
+ * `config_json` fields (unknown fields are rejected):
+ * - `id` (string, required): 1-128 ASCII letters, digits, `_ . + -`, not starting with `.`
+ *   or `-`. `name` (string, default the id): for conmon's journald fields.
+ * - `bundle` (absolute path): a directory with `config.json`; a relative `root.path` in it
+ *   is relative to the bundle. Or `spec` (object): an inline OCI spec, with `rootfs`
+ *   (absolute path) when its `root.path` is not absolute. `rootfs` also overrides a
+ *   bundle's root. The spec is copied into the container's state directory with absolute
+ *   paths, so one bundle can serve many containers; `process.terminal` decides whether the
+ *   container has a terminal.
+ * - `stdin` (bool, default false): keep the container's stdin open for attach (`-i`).
+ * - `log_driver` (`"k8s-file"`, the default, `"json-file"` (written as k8s-file),
+ *   `"journald"` or `"none"`); `log_path` (absolute path without `:`, default `ctr.log` in
+ *   the state directory); `log_size_max` (bytes, negative for unlimited, default the
+ *   runtime's); `log_tag` (journald only).
+ * - `stop_signal` (number or name such as `"SIGINT"`, default SIGTERM): sent first by stop.
+ * - `exit_command` (array: an absolute program path, then arguments): run by conmon after
+ *   the container exits; `exit_command_delay` (seconds) before it runs.
+ * - `conmon_pidfile` (absolute path, default `conmon.pid` in the state directory).
+ * - `runtime_args` (array of strings): extra options for `runtime create`.
+ * - `preserve_fds` (count): host descriptors 3 to 3+N-1 of the process that calls create
+ *   are passed to the container as 3, 4, ...
+ * - `no_cgroups` (bool): run without cgroups (runtimes in `supports_no_cgroups` only).
  *
  * The handle is owned by the caller and freed with `ocirt_container_free`. Fails with
- * `OCIRT_ERR_CONTAINER_EXISTS` when the id is taken.
+ * `OCIRT_ERR_CONTAINER_EXISTS` when the id is taken in this state directory.
  *
  * # Safety
  * `runtime` is a live handle; `config_json` is a NUL-terminated string; `out` is writable.
@@ -318,16 +591,19 @@ ocirt_result ocirt_container_id(const ocirt_container *container, const char **o
 /**
  * Writes the container's state as a JSON object to `*out` (owned by the caller, freed with
  * `ocirt_string_free`): `id`, `name`, `status` (`configured`, `created`, `running`,
- * `paused`, `stopped`, `exited`), `pid`, `conmon_pid`, `exit_code`, `oom_killed`,
- * `created_at`, `started_at`, `finished_at`, `restored`, `checkpointed`, `terminal`,
- * `stdin`, `bundle`, `rootfs`, `log_driver`, `log_path`, `exit_file`, `attach_socket` and
- * `runtime`. It reports the stored state; call `ocirt_container_update_status` first to
+ * `paused`, `stopped`, `exited`), `pid`, `conmon_pid`, `exit_code` (null until the
+ * process exited), `oom_killed`, `created_at`, `started_at`, `finished_at` (RFC 3339 UTC),
+ * `restored`, `checkpointed`, `terminal`, `stdin`, `state_dir` (the container's directory,
+ * which is the bundle conmon and the runtime use), `bundle` (the bundle the config named,
+ * or null for an inline spec), `rootfs`, `log_driver`, `log_path`, `exit_file`,
+ * `attach_socket` and `runtime`. It reports the stored state; call `ocirt_container_update_status` first to
  * refresh it from the runtime.
  *
  * # Safety
  * `container` is a live handle; `out` is writable.
  */
-ocirt_result ocirt_container_state_json(const ocirt_container *container, char **out);
+ocirt_result ocirt_container_state_json(const ocirt_container *container,
+                                        char **out);
 
 /**
  * Creates the container in the runtime (`CreateContainer`): spawns conmon, which runs
@@ -469,13 +745,32 @@ ocirt_result ocirt_container_checkpoint(const ocirt_container *container, const 
 /**
  * Creates a runtime handle from a JSON configuration.
  *
- * `config_json` is an object; `"{}"` takes every default (runc, found in the usual places or
- * `$PATH`; conmon likewise; directories under `/run/ocirt` for root). Fields: `name`, `path`,
- * `paths`, `conmon_path`, `conmon_paths`, `run_dir`, `state_dir`, `exit_dir`, `socket_dir`,
- * `runtime_root`, `runtime_flags`, `log_level`, `cgroup_manager`, `conmon_env`,
- * `log_size_max`, `no_pivot`, `supports_json_errors`, `supports_no_cgroups`, `supports_kvm`,
- * `create_timeout_ms`; unknown fields are rejected. Creates the state, exit and socket
- * directories with mode 0750.
+ * `config_json` is an object; `"{}"` takes every default. Fields (all optional; unknown
+ * fields are rejected):
+ * - `name` (string, default `"runc"`): the runtime's name; selects the default search list
+ *   and is looked up in the support lists.
+ * - `path` (absolute path): the runtime binary; no search happens. `paths` (array of
+ *   paths): candidates tried in order, then a `$PATH` lookup of `name`.
+ * - `conmon_path`, `conmon_paths`: the same for conmon (2.0.24 or later).
+ * - `run_dir` (absolute path, default `/run/ocirt` for root, `$XDG_RUNTIME_DIR/ocirt`
+ *   otherwise): base of `state_dir` (`<run_dir>/containers`, one directory per container),
+ *   `exit_dir` (`<run_dir>/exits`, conmon's exit files) and `socket_dir`
+ *   (`<run_dir>/socket`, links to attach sockets); each can be set on its own. Created with
+ *   mode 0750.
+ * - `runtime_root` (absolute path, default: the runtime's own, `/run/runc` for runc): the
+ *   runtime's `--root`. Runtimes key containers by id in their root, so ocirt users that
+ *   share a root share one id space; a create whose id is taken there fails with
+ *   `OCIRT_ERR_CONTAINER_EXISTS` and leaves the other container alone.
+ * - `runtime_flags` (array of strings): global runtime arguments for every runtime command.
+ * - `log_level` (string, default `"error"`): conmon's log level (`panic`, `fatal`,
+ *   `error`, `warning`, `info`, `debug`, `trace`).
+ * - `cgroup_manager` (`"cgroupfs"`, the default, or `"systemd"`).
+ * - `conmon_env` (array of `KEY=value`, default a standard `PATH`): conmon's environment.
+ * - `log_size_max` (bytes, default -1 for unlimited): default k8s-file log size limit.
+ * - `no_pivot` (bool): run the runtime with `--no-pivot`.
+ * - `supports_json_errors`, `supports_no_cgroups`, `supports_kvm` (arrays of runtime
+ *   names): the support lists, with podman's defaults.
+ * - `create_timeout_ms` (milliseconds, default 240000): how long create waits for conmon.
  *
  * On success `*out` receives a handle owned by the caller, freed with
  * `ocirt_runtime_free`. Fails with `OCIRT_ERR_RUNTIME_UNAVAILABLE` or `OCIRT_ERR_CONMON`

@@ -7,12 +7,15 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod attach;
+pub mod cancel;
 pub mod conmon;
 pub mod container;
 pub mod error;
 pub mod exit_watch;
 pub mod ffi;
 pub mod ids;
+pub mod json;
 pub mod logging;
 pub mod oci_runtime;
 pub mod process;

@@ -5,10 +5,14 @@
 //! Every container method expects the container to be locked by the method itself: callers
 //! pass a plain `&Container` and the implementation takes the container's lock.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::attach::http::HttpAttachOptions;
+use crate::attach::{AttachOptions, AttachOutcome, AttachSession, OutputSink};
+use crate::cancel::Cancel;
 use crate::container::Container;
 use crate::error::Result;
 
@@ -101,6 +105,30 @@ pub trait OciRuntime: Send + Sync {
 
     /// `UnpauseContainer`: thaws the container.
     fn unpause_container(&self, ctr: &Container) -> Result<()>;
+
+    /// `Attach` (podman 4 and later): connects to the container's attach socket and streams
+    /// its output to `sink` on library threads; with `options.start`, starts the created
+    /// container once connected.
+    fn attach(
+        &self,
+        ctr: &Container,
+        options: &AttachOptions,
+        sink: Box<dyn OutputSink>,
+    ) -> Result<AttachSession>;
+
+    /// `HTTPAttach`: streams the container over a hijacked connection, which the call owns
+    /// and closes. Returns when the streams end, on detach, or when `cancel` fires.
+    fn http_attach(
+        &self,
+        ctr: &Container,
+        conn: OwnedFd,
+        options: &HttpAttachOptions,
+        buffered: &[u8],
+        cancel: Option<&Cancel>,
+    ) -> Result<AttachOutcome>;
+
+    /// `AttachResize`: sets the terminal size of a terminal container.
+    fn attach_resize(&self, ctr: &Container, width: u16, height: u16) -> Result<()>;
 
     /// `CheckpointContainer`: checkpoints the container with CRIU through the runtime.
     fn checkpoint_container(&self, ctr: &Container, options: &CheckpointOptions) -> Result<()>;

@@ -118,12 +118,9 @@ impl RuntimeCli {
     pub fn run_raw(&self, args: &[&str]) -> Result<Output> {
         let os_args: Vec<OsString> = args.iter().map(OsString::from).collect();
         let mut cmd = self.command(&os_args);
-        log::debug!(
-            "running {} {} {}",
-            self.path.display(),
-            self.global_args.join(" "),
-            args.join(" ")
-        );
+        let mut words: Vec<&str> = self.global_args.iter().map(String::as_str).collect();
+        words.extend_from_slice(args);
+        log::debug!("running {} {}", self.path.display(), words.join(" "));
         cmd.output().map_err(|err| {
             Error::new(
                 ocirt_result::OCIRT_ERR_RUNTIME_UNAVAILABLE,

@@ -9,6 +9,7 @@ use std::fs;
 use std::ptr;
 
 use common::*;
+use ocirt::ffi::attach::*;
 use ocirt::ffi::container::*;
 use ocirt::ffi::runtime::*;
 use ocirt::ffi::*;
@@ -178,7 +179,8 @@ fn result_names_cover_every_code() {
 }
 
 struct Handles {
-    env: TestEnv,
+    /// Keeps the test's directories and containers until the handles are gone.
+    _env: TestEnv,
     runtime: *mut ocirt_runtime,
     container: *mut ocirt_container,
     deleted: *mut ocirt_container,
@@ -225,7 +227,7 @@ fn handles() -> Handles {
         last_error()
     );
     Handles {
-        env,
+        _env: env,
         runtime,
         container,
         deleted,
@@ -277,7 +279,7 @@ fn bad_calls() -> Vec<BadCall> {
         bad("ocirt_runtime_new", NULL_ARG, "config_json", |_| unsafe { ocirt_runtime_new(ptr::null(), &mut ptr::null_mut()) }),
         bad("ocirt_runtime_new", NULL_ARG, "out", |_| unsafe { ocirt_runtime_new(c("{}").as_ptr(), ptr::null_mut()) }),
         bad("ocirt_runtime_new", INVALID, "UTF-8", |_| unsafe { ocirt_runtime_new(utf8_ptr(), &mut ptr::null_mut()) }),
-        bad("ocirt_runtime_new", INVALID, "invalid runtime config JSON", |_| unsafe { ocirt_runtime_new(c("{not json").as_ptr(), &mut ptr::null_mut()) }),
+        bad("ocirt_runtime_new", INVALID, "runtime config is not valid JSON", |_| unsafe { ocirt_runtime_new(c("{not json").as_ptr(), &mut ptr::null_mut()) }),
         bad("ocirt_runtime_new", INVALID, "colour", |_| unsafe { ocirt_runtime_new(c(r#"{"colour": 1}"#).as_ptr(), &mut ptr::null_mut()) }),
         bad("ocirt_runtime_new", OCIRT_ERR_RUNTIME_UNAVAILABLE, "/no/such/runc", |_| unsafe { ocirt_runtime_new(c(r#"{"path": "/no/such/runc"}"#).as_ptr(), &mut ptr::null_mut()) }),
         bad("ocirt_runtime_new", OCIRT_ERR_CONMON, "/no/such/conmon", |_| unsafe { ocirt_runtime_new(c(r#"{"conmon_path": "/no/such/conmon"}"#).as_ptr(), &mut ptr::null_mut()) }),
@@ -291,7 +293,8 @@ fn bad_calls() -> Vec<BadCall> {
         bad("ocirt_container_new", NULL_ARG, "config_json", |h| unsafe { ocirt_container_new(h.runtime, ptr::null(), &mut ptr::null_mut()) }),
         bad("ocirt_container_new", NULL_ARG, "out", |h| unsafe { ocirt_container_new(h.runtime, container_config("x").as_ptr(), ptr::null_mut()) }),
         bad("ocirt_container_new", INVALID, "UTF-8", |h| unsafe { ocirt_container_new(h.runtime, utf8_ptr(), &mut ptr::null_mut()) }),
-        bad("ocirt_container_new", INVALID, "invalid container config JSON", |h| unsafe { ocirt_container_new(h.runtime, c("[1,").as_ptr(), &mut ptr::null_mut()) }),
+        bad("ocirt_container_new", INVALID, "container config is not valid JSON", |h| unsafe { ocirt_container_new(h.runtime, c("[1,").as_ptr(), &mut ptr::null_mut()) }),
+        bad("ocirt_container_new", INVALID, "container config must be a JSON object, got an array", |h| unsafe { ocirt_container_new(h.runtime, c("[1]").as_ptr(), &mut ptr::null_mut()) }),
         bad("ocirt_container_new", INVALID, "unknown field `colour`", |h| unsafe { ocirt_container_new(h.runtime, c(r#"{"id": "a", "bundle": "/b", "colour": 1}"#).as_ptr(), &mut ptr::null_mut()) }),
         bad("ocirt_container_new", INVALID, "\"a/b\"", |h| unsafe { ocirt_container_new(h.runtime, container_config("a/b").as_ptr(), &mut ptr::null_mut()) }),
         bad("ocirt_container_new", INVALID, "\"..\"", |h| unsafe { ocirt_container_new(h.runtime, container_config("..").as_ptr(), &mut ptr::null_mut()) }),
@@ -329,6 +332,30 @@ fn bad_calls() -> Vec<BadCall> {
         bad("ocirt_container_attach_socket_path", GONE, "deleted", |h| unsafe { ocirt_container_attach_socket_path(h.deleted, &mut ptr::null_mut()) }),
         bad("ocirt_container_checkpoint", INVALID, "unknown field `later`", |h| unsafe { ocirt_container_checkpoint(h.container, c(r#"{"later": 1}"#).as_ptr()) }),
         bad("ocirt_container_checkpoint", INVALID, "UTF-8", |h| unsafe { ocirt_container_checkpoint(h.container, b"\xff\0".as_ptr().cast()) }),
+        bad("ocirt_container_attach", NULL_ARG, "\"container\"", |_| unsafe { ocirt_container_attach(ptr::null(), ptr::null(), &no_callbacks(), &mut ptr::null_mut()) }),
+        bad("ocirt_container_attach", NULL_ARG, "\"callbacks\"", |h| unsafe { ocirt_container_attach(h.container, ptr::null(), ptr::null(), &mut ptr::null_mut()) }),
+        bad("ocirt_container_attach", NULL_ARG, "\"out\"", |h| unsafe { ocirt_container_attach(h.container, ptr::null(), &no_callbacks(), ptr::null_mut()) }),
+        bad("ocirt_container_attach", INVALID, "attach options is not valid JSON", |h| unsafe { ocirt_container_attach(h.container, c("{").as_ptr(), &no_callbacks(), &mut ptr::null_mut()) }),
+        bad("ocirt_container_attach", INVALID, "unknown field `strem`", |h| unsafe { ocirt_container_attach(h.container, c(r#"{"strem": 1}"#).as_ptr(), &no_callbacks(), &mut ptr::null_mut()) }),
+        bad("ocirt_container_attach", INVALID, "\"ctrl-C\"", |h| unsafe { ocirt_container_attach(h.container, c(r#"{"detach_keys": "ctrl-C"}"#).as_ptr(), &no_callbacks(), &mut ptr::null_mut()) }),
+        bad("ocirt_container_attach", INVALID, "UTF-8", |h| unsafe { ocirt_container_attach(h.container, b"\xfe\0".as_ptr().cast(), &no_callbacks(), &mut ptr::null_mut()) }),
+        bad("ocirt_container_attach", OCIRT_ERR_CONTAINER_STATE_INVALID, "configured", |h| unsafe { ocirt_container_attach(h.container, ptr::null(), &no_callbacks(), &mut ptr::null_mut()) }),
+        bad("ocirt_container_attach", GONE, "deleted", |h| unsafe { ocirt_container_attach(h.deleted, ptr::null(), &no_callbacks(), &mut ptr::null_mut()) }),
+        bad("ocirt_attach_write", NULL_ARG, "\"attach\"", |_| unsafe { ocirt_attach_write(ptr::null(), b"x".as_ptr(), 1) }),
+        bad("ocirt_attach_close_stdin", NULL_ARG, "\"attach\"", |_| unsafe { ocirt_attach_close_stdin(ptr::null()) }),
+        bad("ocirt_attach_detach", NULL_ARG, "\"attach\"", |_| unsafe { ocirt_attach_detach(ptr::null()) }),
+        bad("ocirt_attach_wait", NULL_ARG, "\"attach\"", |_| unsafe { ocirt_attach_wait(ptr::null(), 0, &mut ocirt::ffi::attach::ocirt_attach_outcome::OCIRT_ATTACH_ENDED, &mut 0) }),
+        bad("ocirt_cancel_new", NULL_ARG, "\"out\"", |_| unsafe { ocirt_cancel_new(ptr::null_mut()) }),
+        bad("ocirt_cancel_trigger", NULL_ARG, "\"cancel\"", |_| unsafe { ocirt_cancel_trigger(ptr::null()) }),
+        bad("ocirt_container_resize", NULL_ARG, "\"container\"", |_| unsafe { ocirt_container_resize(ptr::null(), 80, 24) }),
+        bad("ocirt_container_resize", OCIRT_ERR_CONTAINER_STATE_INVALID, "no terminal", |h| unsafe { ocirt_container_resize(h.container, 80, 24) }),
+        bad("ocirt_container_resize", GONE, "deleted", |h| unsafe { ocirt_container_resize(h.deleted, 80, 24) }),
+        bad("ocirt_container_http_attach", INVALID, "conn_fd -1", |h| unsafe { ocirt_container_http_attach(h.container, -1, ptr::null(), ptr::null(), 0, ptr::null()) }),
+        bad("ocirt_container_http_attach", NULL_ARG, "\"container\"", |_| unsafe { ocirt_container_http_attach(ptr::null(), devnull(), ptr::null(), ptr::null(), 0, ptr::null()) }),
+        bad("ocirt_container_http_attach", NULL_ARG, "\"buffered\"", |h| unsafe { ocirt_container_http_attach(h.container, devnull(), ptr::null(), ptr::null(), 5, ptr::null()) }),
+        bad("ocirt_container_http_attach", INVALID, "at least one", |h| unsafe { ocirt_container_http_attach(h.container, devnull(), c(r#"{"stdin": false, "stdout": false, "stderr": false}"#).as_ptr(), ptr::null(), 0, ptr::null()) }),
+        bad("ocirt_container_http_attach", INVALID, "unknown field `logs`", |h| unsafe { ocirt_container_http_attach(h.container, devnull(), c(r#"{"logs": true}"#).as_ptr(), ptr::null(), 0, ptr::null()) }),
+        bad("ocirt_container_http_attach", GONE, "deleted", |h| unsafe { ocirt_container_http_attach(h.deleted, devnull(), ptr::null(), ptr::null(), 0, ptr::null()) }),
     ];
     // Every function taking a runtime or container handle rejects NULL with the argument name.
     for (name, call) in [
@@ -369,14 +396,32 @@ fn bad_calls() -> Vec<BadCall> {
 }
 
 /// Functions that cannot fail and so have no bad-input row: they accept any value.
-const INFALLIBLE: [&str; 6] = [
+const INFALLIBLE: [&str; 8] = [
     "ocirt_version",
     "ocirt_result_name",
     "ocirt_last_error_message",
     "ocirt_string_free",
     "ocirt_runtime_free",
     "ocirt_container_free",
+    "ocirt_attach_free",
+    "ocirt_cancel_free",
 ];
+
+fn no_callbacks() -> ocirt::ffi::attach::ocirt_attach_callbacks {
+    ocirt::ffi::attach::ocirt_attach_callbacks {
+        userdata: ptr::null_mut(),
+        on_stdout: None,
+        on_stderr: None,
+        on_done: None,
+        userdata_free: None,
+    }
+}
+
+/// Returns a fresh descriptor of /dev/null for calls that take ownership of a descriptor.
+fn devnull() -> i32 {
+    use std::os::fd::IntoRawFd;
+    fs::File::open("/dev/null").unwrap().into_raw_fd()
+}
 
 #[test]
 fn bad_input_table_covers_every_export() {

@@ -386,7 +386,7 @@ fn pause_and_unpause() {
 fn runc_delete(env: &TestEnv, id: &str) {
     let status = std::process::Command::new("runc")
         .arg("--root")
-        .arg(env.dir.path().join("runc"))
+        .arg(&env.runtime_root)
         .args(["delete", "--force", id])
         .status()
         .unwrap();
@@ -722,7 +722,10 @@ fn checkpoint_and_restore_or_explain_skip() {
         );
         assert!(err.message().contains("inventory.img"), "{}", err);
     } else {
-        eprintln!("skipped: runtime cannot checkpoint (checkpoint --help failed or criu missing)");
+        skip(
+            "checkpoint",
+            "the runtime cannot checkpoint (checkpoint --help failed or criu is missing)",
+        );
         return;
     }
 
@@ -734,9 +737,9 @@ fn checkpoint_and_restore_or_explain_skip() {
             if err.kind() == ocirt_result::OCIRT_ERR_OCI_RUNTIME
                 && err.message().contains("criu") =>
         {
-            eprintln!(
-                "skipped: CRIU cannot dump on this machine: {}",
-                err.message()
+            skip(
+                "checkpoint",
+                &format!("CRIU cannot dump on this machine: {}", err.message()),
             );
             // A failed checkpoint leaves the container running.
             env.runtime.update_container_status(&ctr).unwrap();
@@ -760,4 +763,33 @@ fn checkpoint_and_restore_or_explain_skip() {
             assert_eq!(env.runtime.wait_container(&ctr, WAIT).unwrap(), 137);
         }
     }
+}
+
+#[test]
+fn id_used_by_another_engine_is_left_alone() {
+    // Two state directories share runc's root: the second must neither create nor delete.
+    let shared_root = tempfile::tempdir_in("/tmp").unwrap();
+    let first = TestEnv::with_config(json!({"runtime_root": shared_root.path()}));
+    let second = TestEnv::with_config(json!({"runtime_root": shared_root.path()}));
+    let ours = first.running("shared", &["sleep", "1000"]);
+    let config = json!({"id": ours.id(), "spec": spec(&["sleep", "1000"]), "rootfs": rootfs()});
+    let theirs = Container::new(
+        Arc::clone(&second.runtime),
+        ocirt::ContainerConfig::from_json(&config.to_string()).unwrap(),
+    )
+    .unwrap();
+    let err = second.runtime.create_container(&theirs, None).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ocirt_result::OCIRT_ERR_CONTAINER_EXISTS,
+        "{}",
+        err
+    );
+    assert!(err.message().contains("runtime_root"), "{}", err);
+    second.runtime.delete_container(&theirs).unwrap();
+
+    first.runtime.update_container_status(&ours).unwrap();
+    assert_eq!(ours.load_state().unwrap().status, Status::Running);
+    assert!(pid_alive(ours.load_state().unwrap().pid));
+    first.runtime.stop_container(&ours, 0, false).unwrap();
 }

@@ -9,13 +9,41 @@ use crate::ids;
 use crate::process;
 
 /// A signal given as a number (`15`) or a name (`"SIGTERM"`, `"TERM"`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum SignalSpec {
     /// A signal number.
     Number(i32),
     /// A signal name.
     Name(String),
+}
+
+impl<'de> Deserialize<'de> for SignalSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .map(SignalSpec::Number)
+                .ok_or_else(|| serde::de::Error::custom(format!("{} is not a signal number", n))),
+            serde_json::Value::String(name) => Ok(SignalSpec::Name(name)),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a signal number or a name such as \"SIGTERM\", got {}",
+                other
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for SignalSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignalSpec::Number(n) => write!(f, "{}", n),
+            SignalSpec::Name(name) => write!(f, "{:?}", name),
+        }
+    }
 }
 
 impl SignalSpec {
@@ -27,8 +55,9 @@ impl SignalSpec {
         };
         parsed.ok_or_else(|| {
             Error::invalid(format!(
-                "container config: \"stop_signal\" {:?} is not a valid signal",
-                self
+                "container config: \"stop_signal\" {} is not a valid signal; use a number from 1 to {} or a name such as \"SIGTERM\"",
+                self,
+                libc::SIGRTMAX()
             ))
         })
     }
@@ -115,8 +144,7 @@ pub enum LogDriver {
 impl ContainerConfig {
     /// Parses and validates the container configuration JSON.
     pub fn from_json(text: &str) -> Result<ContainerConfig> {
-        let config: ContainerConfig = serde_json::from_str(text)
-            .map_err(|err| Error::invalid(format!("invalid container config JSON: {}", err)))?;
+        let config: ContainerConfig = crate::json::parse(text, "container config")?;
         config.validate()?;
         Ok(config)
     }

@@ -36,13 +36,7 @@ pub fn prepare(config: &ContainerConfig) -> Result<PreparedSpec> {
             let text = fs::read_to_string(&path).map_err(|err| {
                 Error::invalid(format!("cannot read OCI spec {}: {}", path.display(), err))
             })?;
-            let json: Value = serde_json::from_str(&text).map_err(|err| {
-                Error::invalid(format!(
-                    "OCI spec {} is not valid JSON: {}",
-                    path.display(),
-                    err
-                ))
-            })?;
+            let json: Value = crate::json::parse(&text, &format!("OCI spec {}", path.display()))?;
             (json, Some(bundle.clone()))
         }
         (None, Some(spec)) => (spec.clone(), None),
@@ -57,8 +51,7 @@ pub fn prepare(config: &ContainerConfig) -> Result<PreparedSpec> {
         None => "inline OCI spec".to_string(),
     };
 
-    let spec: oci_spec::runtime::Spec = serde_json::from_value(json.clone())
-        .map_err(|err| Error::invalid(format!("{} is invalid: {}", source, err)))?;
+    let spec: oci_spec::runtime::Spec = crate::json::from_value(json.clone(), &source)?;
     if spec.process().is_none() {
         return Err(Error::invalid(format!(
             "{} has no \"process\"; a container needs a process to run",

@@ -39,19 +39,34 @@ fn into_handle(container: Arc<Container>, out: *mut *mut ocirt_container) -> Res
     Ok(())
 }
 
-/// Configures a new container and writes its handle to `*out`.
+/// Configures a new container and writes its handle to `*out`. Nothing runs until
+/// `ocirt_container_create`.
 ///
-/// `config_json` fields: `id` (required; 1-128 ASCII letters, digits, `_ . + -`, not starting
-/// with `.` or `-`), `name`, either `bundle` (a directory with `config.json`) or `spec` (an
-/// inline OCI spec) with `rootfs`, `stdin`, `log_driver` (`k8s-file`, `json-file`,
-/// `journald`, `none`), `log_path`, `log_size_max`, `log_tag`, `stop_signal` (number or
-/// name), `exit_command` (absolute program path, then arguments), `exit_command_delay`,
-/// `conmon_pidfile`, `runtime_args`, `preserve_fds`, `no_cgroups`. Unknown fields are
-/// rejected. The spec is copied into the container's state directory with absolute paths,
-/// so one bundle can serve many containers. Nothing runs until `ocirt_container_create`.
+/// `config_json` fields (unknown fields are rejected):
+/// - `id` (string, required): 1-128 ASCII letters, digits, `_ . + -`, not starting with `.`
+///   or `-`. `name` (string, default the id): for conmon's journald fields.
+/// - `bundle` (absolute path): a directory with `config.json`; a relative `root.path` in it
+///   is relative to the bundle. Or `spec` (object): an inline OCI spec, with `rootfs`
+///   (absolute path) when its `root.path` is not absolute. `rootfs` also overrides a
+///   bundle's root. The spec is copied into the container's state directory with absolute
+///   paths, so one bundle can serve many containers; `process.terminal` decides whether the
+///   container has a terminal.
+/// - `stdin` (bool, default false): keep the container's stdin open for attach (`-i`).
+/// - `log_driver` (`"k8s-file"`, the default, `"json-file"` (written as k8s-file),
+///   `"journald"` or `"none"`); `log_path` (absolute path without `:`, default `ctr.log` in
+///   the state directory); `log_size_max` (bytes, negative for unlimited, default the
+///   runtime's); `log_tag` (journald only).
+/// - `stop_signal` (number or name such as `"SIGINT"`, default SIGTERM): sent first by stop.
+/// - `exit_command` (array: an absolute program path, then arguments): run by conmon after
+///   the container exits; `exit_command_delay` (seconds) before it runs.
+/// - `conmon_pidfile` (absolute path, default `conmon.pid` in the state directory).
+/// - `runtime_args` (array of strings): extra options for `runtime create`.
+/// - `preserve_fds` (count): host descriptors 3 to 3+N-1 of the process that calls create
+///   are passed to the container as 3, 4, ...
+/// - `no_cgroups` (bool): run without cgroups (runtimes in `supports_no_cgroups` only).
 ///
 /// The handle is owned by the caller and freed with `ocirt_container_free`. Fails with
-/// `OCIRT_ERR_CONTAINER_EXISTS` when the id is taken.
+/// `OCIRT_ERR_CONTAINER_EXISTS` when the id is taken in this state directory.
 ///
 /// # Safety
 /// `runtime` is a live handle; `config_json` is a NUL-terminated string; `out` is writable.
@@ -127,10 +142,12 @@ pub unsafe extern "C" fn ocirt_container_id(
 
 /// Writes the container's state as a JSON object to `*out` (owned by the caller, freed with
 /// `ocirt_string_free`): `id`, `name`, `status` (`configured`, `created`, `running`,
-/// `paused`, `stopped`, `exited`), `pid`, `conmon_pid`, `exit_code`, `oom_killed`,
-/// `created_at`, `started_at`, `finished_at`, `restored`, `checkpointed`, `terminal`,
-/// `stdin`, `bundle`, `rootfs`, `log_driver`, `log_path`, `exit_file`, `attach_socket` and
-/// `runtime`. It reports the stored state; call `ocirt_container_update_status` first to
+/// `paused`, `stopped`, `exited`), `pid`, `conmon_pid`, `exit_code` (null until the
+/// process exited), `oom_killed`, `created_at`, `started_at`, `finished_at` (RFC 3339 UTC),
+/// `restored`, `checkpointed`, `terminal`, `stdin`, `state_dir` (the container's directory,
+/// which is the bundle conmon and the runtime use), `bundle` (the bundle the config named,
+/// or null for an inline spec), `rootfs`, `log_driver`, `log_path`, `exit_file`,
+/// `attach_socket` and `runtime`. It reports the stored state; call `ocirt_container_update_status` first to
 /// refresh it from the runtime.
 ///
 /// # Safety
@@ -169,11 +186,10 @@ pub unsafe extern "C" fn ocirt_container_create(
     guard(|| {
         let container = handle_ref(container, "container")?;
         let restore = match opt_str_arg(restore_json, "restore_json")? {
-            Some(text) => {
-                Some(serde_json::from_str::<RestoreOptions>(text).map_err(|err| {
-                    Error::invalid(format!("invalid restore options JSON: {}", err))
-                })?)
-            }
+            Some(text) => Some(crate::json::parse::<RestoreOptions>(
+                text,
+                "restore options",
+            )?),
             None => None,
         };
         let runtime = Arc::clone(container.inner.runtime());
@@ -392,9 +408,7 @@ pub unsafe extern "C" fn ocirt_container_checkpoint(
     guard(|| {
         let container = handle_ref(container, "container")?;
         let options = match opt_str_arg(options_json, "options_json")? {
-            Some(text) => serde_json::from_str::<CheckpointOptions>(text).map_err(|err| {
-                Error::invalid(format!("invalid checkpoint options JSON: {}", err))
-            })?,
+            Some(text) => crate::json::parse::<CheckpointOptions>(text, "checkpoint options")?,
             None => CheckpointOptions::default(),
         };
         let runtime = Arc::clone(container.inner.runtime());

@@ -16,6 +16,7 @@
 #![allow(unsafe_op_in_unsafe_fn)]
 #![allow(non_camel_case_types)]
 
+pub mod attach;
 pub(crate) mod boundary;
 pub mod container;
 pub mod runtime;

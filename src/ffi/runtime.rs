@@ -31,13 +31,32 @@ impl ocirt_runtime {
 
 /// Creates a runtime handle from a JSON configuration.
 ///
-/// `config_json` is an object; `"{}"` takes every default (runc, found in the usual places or
-/// `$PATH`; conmon likewise; directories under `/run/ocirt` for root). Fields: `name`, `path`,
-/// `paths`, `conmon_path`, `conmon_paths`, `run_dir`, `state_dir`, `exit_dir`, `socket_dir`,
-/// `runtime_root`, `runtime_flags`, `log_level`, `cgroup_manager`, `conmon_env`,
-/// `log_size_max`, `no_pivot`, `supports_json_errors`, `supports_no_cgroups`, `supports_kvm`,
-/// `create_timeout_ms`; unknown fields are rejected. Creates the state, exit and socket
-/// directories with mode 0750.
+/// `config_json` is an object; `"{}"` takes every default. Fields (all optional; unknown
+/// fields are rejected):
+/// - `name` (string, default `"runc"`): the runtime's name; selects the default search list
+///   and is looked up in the support lists.
+/// - `path` (absolute path): the runtime binary; no search happens. `paths` (array of
+///   paths): candidates tried in order, then a `$PATH` lookup of `name`.
+/// - `conmon_path`, `conmon_paths`: the same for conmon (2.0.24 or later).
+/// - `run_dir` (absolute path, default `/run/ocirt` for root, `$XDG_RUNTIME_DIR/ocirt`
+///   otherwise): base of `state_dir` (`<run_dir>/containers`, one directory per container),
+///   `exit_dir` (`<run_dir>/exits`, conmon's exit files) and `socket_dir`
+///   (`<run_dir>/socket`, links to attach sockets); each can be set on its own. Created with
+///   mode 0750.
+/// - `runtime_root` (absolute path, default: the runtime's own, `/run/runc` for runc): the
+///   runtime's `--root`. Runtimes key containers by id in their root, so ocirt users that
+///   share a root share one id space; a create whose id is taken there fails with
+///   `OCIRT_ERR_CONTAINER_EXISTS` and leaves the other container alone.
+/// - `runtime_flags` (array of strings): global runtime arguments for every runtime command.
+/// - `log_level` (string, default `"error"`): conmon's log level (`panic`, `fatal`,
+///   `error`, `warning`, `info`, `debug`, `trace`).
+/// - `cgroup_manager` (`"cgroupfs"`, the default, or `"systemd"`).
+/// - `conmon_env` (array of `KEY=value`, default a standard `PATH`): conmon's environment.
+/// - `log_size_max` (bytes, default -1 for unlimited): default k8s-file log size limit.
+/// - `no_pivot` (bool): run the runtime with `--no-pivot`.
+/// - `supports_json_errors`, `supports_no_cgroups`, `supports_kvm` (arrays of runtime
+///   names): the support lists, with podman's defaults.
+/// - `create_timeout_ms` (milliseconds, default 240000): how long create waits for conmon.
 ///
 /// On success `*out` receives a handle owned by the caller, freed with
 /// `ocirt_runtime_free`. Fails with `OCIRT_ERR_RUNTIME_UNAVAILABLE` or `OCIRT_ERR_CONMON`

@@ -142,8 +142,7 @@ impl Default for RuntimeConfig {
 impl RuntimeConfig {
     /// Parses and validates the runtime configuration JSON.
     pub fn from_json(text: &str) -> Result<RuntimeConfig> {
-        let config: RuntimeConfig = serde_json::from_str(text)
-            .map_err(|err| Error::invalid(format!("invalid runtime config JSON: {}", err)))?;
+        let config: RuntimeConfig = crate::json::parse(text, "runtime config")?;
         config.validate()?;
         Ok(config)
     }

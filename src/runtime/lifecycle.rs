@@ -179,9 +179,45 @@ fn truncate_file(path: &std::path::Path) {
     }
 }
 
+/// Describes where the runtime keeps its containers, for messages.
+fn runtime_root_text(runtime: &ConmonRuntime) -> String {
+    match &runtime.config().runtime_root {
+        Some(root) => format!("runtime root {}", root.display()),
+        None => format!("the default root of {}", runtime.name()),
+    }
+}
+
+/// Builds the error for an id the runtime already uses for a container of someone else.
+fn id_taken(runtime: &ConmonRuntime, ctr: &Container) -> Error {
+    Error::new(
+        ocirt_result::OCIRT_ERR_CONTAINER_EXISTS,
+        format!(
+            "container id {} is already used in {} by a container this library did not create \
+             (another engine, or another ocirt state directory); choose another id, or set \
+             \"runtime_root\" to a directory of this runtime's own",
+            ctr.id(),
+            runtime_root_text(runtime)
+        ),
+    )
+}
+
+/// Fails when the runtime already has a container with this id that is not this one, so that
+/// neither the create nor its cleanup touches it.
+fn check_id_free(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
+    let output = runtime.cli().run_raw(&["state", ctr.id()])?;
+    if output.status.success() {
+        return Err(id_taken(runtime, ctr));
+    }
+    Ok(())
+}
+
 /// Runs `runtime delete --force <id>` after a failed create; its failure is logged and
 /// appended to `err`.
 fn delete_after_failure(runtime: &ConmonRuntime, ctr: &Container, err: Error) -> Error {
+    if err.kind() == ocirt_result::OCIRT_ERR_CONTAINER_EXISTS {
+        // The runtime's container with this id belongs to someone else: leave it alone.
+        return err;
+    }
     match runtime.cli().run(&["delete", "--force", ctr.id()]) {
         Ok(_) => err,
         Err(cleanup) => {
@@ -202,7 +238,7 @@ pub fn create(
 ) -> Result<()> {
     let mut locked = ctr.lock()?;
     match locked.state.status {
-        Status::Configured | Status::Exited => {}
+        Status::Configured | Status::Exited => check_id_free(runtime, ctr)?,
         Status::Stopped => {
             // The runtime still has the exited container, so remove it before re-creating.
             runtime.cli().run(&["delete", "--force", ctr.id()])?;
@@ -273,6 +309,10 @@ pub fn create(
     };
     if message.data < 0 {
         let text = runtime_error_text(ctr, message.message.as_deref());
+        if text.contains("already exists") {
+            // Another process created a container with this id since `check_id_free`.
+            return Err(id_taken(runtime, ctr));
+        }
         let err = Error::new(
             runtime_cli::classify_message(&text),
             format!(

@@ -1,5 +1,6 @@
 //! The conmon-backed OCI runtime: podman's "Conmon OCI runtime".
 
+mod attach;
 pub mod config;
 mod info;
 mod lifecycle;
@@ -239,6 +240,30 @@ impl OciRuntime for ConmonRuntime {
 
     fn unpause_container(&self, ctr: &Container) -> Result<()> {
         lifecycle::unpause(self, ctr)
+    }
+
+    fn attach(
+        &self,
+        ctr: &Container,
+        options: &crate::attach::AttachOptions,
+        sink: Box<dyn crate::attach::OutputSink>,
+    ) -> Result<crate::attach::AttachSession> {
+        attach::attach(self, ctr, options, sink)
+    }
+
+    fn http_attach(
+        &self,
+        ctr: &Container,
+        conn: std::os::fd::OwnedFd,
+        options: &crate::attach::http::HttpAttachOptions,
+        buffered: &[u8],
+        cancel: Option<&crate::cancel::Cancel>,
+    ) -> Result<crate::attach::AttachOutcome> {
+        attach::http_attach(self, ctr, conn, options, buffered, cancel)
+    }
+
+    fn attach_resize(&self, ctr: &Container, width: u16, height: u16) -> Result<()> {
+        attach::resize(ctr, width, height)
     }
 
     fn checkpoint_container(&self, ctr: &Container, options: &CheckpointOptions) -> Result<()> {

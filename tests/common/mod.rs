@@ -74,6 +74,7 @@ pub fn unique_id(name: &str) -> String {
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub runtime: Arc<ConmonRuntime>,
+    pub runtime_root: PathBuf,
     containers: Mutex<Vec<Arc<Container>>>,
 }
 
@@ -99,9 +100,15 @@ impl TestEnv {
             RuntimeConfig::from_json(&config.to_string()).expect("runtime config"),
         )
         .expect("runtime starts");
+        let runtime_root = PathBuf::from(
+            config["runtime_root"]
+                .as_str()
+                .expect("runtime_root is a string"),
+        );
         TestEnv {
             dir,
             runtime: Arc::new(runtime),
+            runtime_root,
             containers: Mutex::new(Vec::new()),
         }
     }
@@ -110,7 +117,7 @@ impl TestEnv {
     pub fn runtime_config_json(&self) -> String {
         serde_json::json!({
             "run_dir": self.dir.path().join("run"),
-            "runtime_root": self.dir.path().join("runc"),
+            "runtime_root": self.runtime_root,
         })
         .to_string()
     }
@@ -157,7 +164,7 @@ impl TestEnv {
     pub fn runc_ids(&self) -> Vec<String> {
         let output = Command::new("runc")
             .arg("--root")
-            .arg(self.dir.path().join("runc"))
+            .arg(&self.runtime_root)
             .args(["list", "-q"])
             .output()
             .expect("runc list");
@@ -180,11 +187,19 @@ impl Drop for TestEnv {
         for id in self.runc_ids() {
             let _ = Command::new("runc")
                 .arg("--root")
-                .arg(self.dir.path().join("runc"))
+                .arg(&self.runtime_root)
                 .args(["delete", "--force", &id])
                 .status();
         }
     }
+}
+
+/// Reports a skipped part of a test on the real stderr, which the test runner does not
+/// capture, so the reason shows in every run.
+pub fn skip(test: &str, reason: &str) {
+    let line = format!("SKIPPED {}: {}\n", test, reason);
+    // SAFETY: writes a buffer to descriptor 2, which the process owns for its whole life.
+    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
 }
 
 /// Waits until `condition` holds, checking every 10 ms, for at most `limit`.
@@ -204,5 +219,96 @@ pub fn pid_alive(pid: i32) -> bool {
     match ocirt::process::state_letter(pid) {
         Some('Z') | None => false,
         Some(_) => true,
+    }
+}
+
+/// Output collected from an attach or exec session, shared with the test.
+#[derive(Clone, Default)]
+pub struct Collected {
+    inner: Arc<(Mutex<CollectedOutput>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+pub struct CollectedOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub calls: usize,
+    pub finished: Option<(Result<ocirt::attach::AttachOutcome, ocirt::Error>, i32)>,
+}
+
+struct CollectingSink {
+    shared: Collected,
+    delay: Duration,
+}
+
+impl ocirt::attach::OutputSink for CollectingSink {
+    fn output(&mut self, stream: ocirt::attach::Stream, data: &[u8]) -> Result<(), ocirt::Error> {
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
+        let (lock, changed) = &*self.shared.inner;
+        let mut output = lock.lock().unwrap();
+        match stream {
+            ocirt::attach::Stream::Stdout => output.stdout.extend_from_slice(data),
+            ocirt::attach::Stream::Stderr => output.stderr.extend_from_slice(data),
+        }
+        output.calls += 1;
+        changed.notify_all();
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        result: &Result<ocirt::attach::AttachOutcome, ocirt::Error>,
+        exit_code: i32,
+    ) {
+        let (lock, changed) = &*self.shared.inner;
+        lock.lock().unwrap().finished = Some((result.clone(), exit_code));
+        changed.notify_all();
+    }
+}
+
+impl Collected {
+    /// Returns a sink that appends to this collection.
+    pub fn sink(&self) -> Box<dyn ocirt::attach::OutputSink> {
+        self.slow_sink(Duration::ZERO)
+    }
+
+    /// Returns a sink that sleeps `delay` in every call before it appends.
+    pub fn slow_sink(&self, delay: Duration) -> Box<dyn ocirt::attach::OutputSink> {
+        Box::new(CollectingSink {
+            shared: self.clone(),
+            delay,
+        })
+    }
+
+    /// Runs `f` on the collected output.
+    pub fn with<T>(&self, f: impl FnOnce(&CollectedOutput) -> T) -> T {
+        f(&self.inner.0.lock().unwrap())
+    }
+
+    pub fn stdout(&self) -> Vec<u8> {
+        self.with(|o| o.stdout.clone())
+    }
+
+    pub fn stderr(&self) -> Vec<u8> {
+        self.with(|o| o.stderr.clone())
+    }
+
+    /// Waits until stdout contains `needle`; returns false after `limit`.
+    pub fn wait_for_stdout(&self, needle: &[u8], limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let (lock, changed) = &*self.inner;
+        let mut output = lock.lock().unwrap();
+        loop {
+            if output.stdout.windows(needle.len()).any(|w| w == needle) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            output = changed.wait_timeout(output, left).unwrap().0;
+        }
     }
 }

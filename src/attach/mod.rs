@@ -1,0 +1,636 @@
+//! Attach sessions: a container's (or exec session's) standard streams through conmon's attach
+//! socket.
+//!
+//! conmon sends each chunk of output as one SEQPACKET message: a stream byte (2 stdout, 3
+//! stderr) and up to 8192 bytes of payload. It writes to every client with a blocking write,
+//! so a client that stops reading stalls the container's output and its log. A session
+//! therefore has two library threads: a reader that drains the socket into a queue bounded
+//! by `buffer_limit` bytes (it holds conmon back only past that bound, and never drops
+//! bytes), and a delivery thread that hands the queued bytes, in order, to the host's sink.
+//! A slow sink delays only its own session.
+
+pub mod detach;
+pub mod http;
+pub mod resize;
+
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, Shutdown, SockFlag, SockType, UnixAddr};
+use serde::Deserialize;
+
+use crate::error::{ocirt_result, Error, Result};
+use detach::{DetachKeys, DetachMatcher};
+
+/// Largest stdin message conmon reads in one go; it silently drops the rest of a longer one.
+pub const STDIN_CHUNK: usize = 32 * 1024;
+
+/// Receive buffer size. conmon's packets are at most 8193 bytes (stream byte plus 8192), and
+/// a shorter read would silently lose the end of a packet.
+const PACKET_BUFFER: usize = 64 * 1024;
+
+/// Most bytes of one stream handed to the sink in one call when more are queued.
+const MAX_DELIVERY: usize = 1024 * 1024;
+
+/// Default bound of a session's output queue in bytes.
+pub const DEFAULT_BUFFER_LIMIT: usize = 8 * 1024 * 1024;
+
+/// An output stream of the container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output (everything, for a terminal).
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// How an attach session ended, when it did not fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachOutcome {
+    /// The streams ended: the process exited (or closed its output).
+    Ended,
+    /// The detach keys were typed or the host detached; the process keeps running.
+    Detached,
+}
+
+/// Options of a local attach, from JSON. Unknown fields are rejected.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachOptions {
+    /// Deliver standard output (default true).
+    #[serde(default = "default_true")]
+    pub stdout: bool,
+    /// Deliver standard error (default true).
+    #[serde(default = "default_true")]
+    pub stderr: bool,
+    /// Accept stdin writes (default false). The container needs a terminal or `stdin: true`.
+    #[serde(default)]
+    pub stdin: bool,
+    /// Detach sequence; absent means `ctrl-p,ctrl-q`, `""` disables detaching.
+    #[serde(default)]
+    pub detach_keys: Option<String>,
+    /// Start the created container once attached, so no early output is lost.
+    #[serde(default)]
+    pub start: bool,
+    /// Initial terminal width in columns (terminal containers only; needs `height`).
+    #[serde(default)]
+    pub width: Option<u16>,
+    /// Initial terminal height in rows.
+    #[serde(default)]
+    pub height: Option<u16>,
+    /// Bytes of output the library buffers while the host's callbacks lag, before it stops
+    /// reading from conmon. Default 8 MiB.
+    #[serde(default = "default_buffer_limit")]
+    pub buffer_limit: usize,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_buffer_limit() -> usize {
+    DEFAULT_BUFFER_LIMIT
+}
+
+impl Default for AttachOptions {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("an empty object is valid attach options")
+    }
+}
+
+impl AttachOptions {
+    /// Parses the options JSON; NULL (None) gives the defaults.
+    pub fn from_json(text: Option<&str>) -> Result<AttachOptions> {
+        let options: AttachOptions = match text {
+            Some(text) => crate::json::parse(text, "attach options")?,
+            None => AttachOptions::default(),
+        };
+        options.validate()?;
+        Ok(options)
+    }
+
+    /// Checks the values serde cannot check.
+    pub fn validate(&self) -> Result<()> {
+        DetachKeys::parse_or_default(self.detach_keys.as_deref())?;
+        self.size()?;
+        if self.buffer_limit == 0 {
+            return Err(Error::invalid(
+                "attach options: \"buffer_limit\" must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Returns the initial terminal size as (width, height), when given.
+    pub fn size(&self) -> Result<Option<(u16, u16)>> {
+        match (self.width, self.height) {
+            (None, None) => Ok(None),
+            (Some(w), Some(h)) if w > 0 && h > 0 => Ok(Some((w, h))),
+            (w, h) => Err(Error::invalid(format!(
+                "attach options: give both \"width\" and \"height\", each at least 1 (got width {:?}, height {:?})",
+                w, h
+            ))),
+        }
+    }
+}
+
+/// Receives a session's output. Called on the session's delivery thread, one call at a time,
+/// in the order conmon sent the bytes.
+pub trait OutputSink: Send + 'static {
+    /// Takes a chunk of one stream. An error ends the session with that error.
+    fn output(&mut self, stream: Stream, data: &[u8]) -> Result<()>;
+
+    /// Is called once when the session is over, after the last `output`, with the result and
+    /// the exit code (-1 when the session has none, as for a container attach).
+    fn finish(&mut self, result: &Result<AttachOutcome>, exit_code: i32);
+}
+
+/// Computes the exit code once the output ended (exec sessions wait for their exit file).
+pub type ExitCodeSource = Box<dyn FnOnce(&Result<AttachOutcome>) -> i32 + Send>;
+
+/// Connects to an attach socket. The path may be longer than `sun_path` (108 bytes): the
+/// socket is opened with `O_PATH` and reached through `/proc/self/fd/<n>`.
+pub fn connect(path: &Path) -> Result<OwnedFd> {
+    let handle = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|err| {
+        let kind = if err == nix::errno::Errno::ENOENT {
+            ocirt_result::OCIRT_ERR_CONTAINER_STATE_INVALID
+        } else {
+            ocirt_result::OCIRT_ERR_IO
+        };
+        Error::new(
+            kind,
+            format!(
+                "cannot open attach socket {}: {} (is the container created and conmon alive?)",
+                path.display(),
+                err
+            ),
+        )
+    })?;
+    let socket = socket::socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|err| Error::errno("cannot create a SEQPACKET socket", err))?;
+    let proc_path = format!("/proc/self/fd/{}", handle.as_raw_fd());
+    let address = UnixAddr::new(proc_path.as_str())
+        .map_err(|err| Error::errno(format!("invalid socket address {}", proc_path), err))?;
+    loop {
+        match socket::connect(socket.as_raw_fd(), &address) {
+            Ok(()) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(err) => {
+                let kind = if err == nix::errno::Errno::ECONNREFUSED {
+                    ocirt_result::OCIRT_ERR_CONTAINER_STOPPED
+                } else {
+                    ocirt_result::OCIRT_ERR_IO
+                };
+                return Err(Error::new(
+                    kind,
+                    format!(
+                        "cannot connect to attach socket {}: {}",
+                        path.display(),
+                        err
+                    ),
+                ));
+            }
+        }
+    }
+    drop(handle);
+    Ok(socket)
+}
+
+#[derive(Default)]
+struct Queue {
+    chunks: VecDeque<(Stream, Vec<u8>)>,
+    bytes: usize,
+    reader_done: bool,
+    reader_error: Option<Error>,
+    abort: Option<Error>,
+}
+
+struct Input {
+    matcher: DetachMatcher,
+    closed: bool,
+}
+
+/// What a session needs besides its socket and sink.
+pub struct SessionConfig {
+    /// Names the session in messages ("container c1", "exec session s1").
+    pub description: String,
+    /// Deliver stdout.
+    pub stdout: bool,
+    /// Deliver stderr.
+    pub stderr: bool,
+    /// Accept stdin writes.
+    pub stdin: bool,
+    /// Detach sequence.
+    pub detach_keys: DetachKeys,
+    /// Bound of the output queue in bytes.
+    pub buffer_limit: usize,
+}
+
+struct Shared {
+    socket: OwnedFd,
+    config: SessionConfig,
+    queue: Mutex<Queue>,
+    queue_changed: Condvar,
+    input: Mutex<Input>,
+    detached: AtomicBool,
+    result: Mutex<Option<(Result<AttachOutcome>, i32)>>,
+    result_ready: Condvar,
+    done: EventFd,
+    delivery_thread: Mutex<Option<ThreadId>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Result of writing stdin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The bytes (minus any held-back start of the detach sequence) were sent.
+    Written,
+    /// The detach sequence completed; the session is detaching.
+    Detached,
+}
+
+/// A running attach session. Dropping it stops the session and waits for its threads (the
+/// sink's `finish` has run when the drop returns).
+pub struct AttachSession {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for AttachSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachSession")
+            .field("description", &self.shared.config.description)
+            .finish()
+    }
+}
+
+impl AttachSession {
+    /// Starts the reader and delivery threads on a connected attach socket.
+    ///
+    /// If this fails, `sink` was never called and its `finish` never runs.
+    pub fn start(
+        socket: OwnedFd,
+        config: SessionConfig,
+        sink: Box<dyn OutputSink>,
+        exit_code: Option<ExitCodeSource>,
+    ) -> Result<AttachSession> {
+        let done = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map_err(|err| Error::errno("cannot create an eventfd", err))?;
+        let matcher = DetachMatcher::new(&config.detach_keys);
+        let shared = Arc::new(Shared {
+            socket,
+            config,
+            queue: Mutex::new(Queue::default()),
+            queue_changed: Condvar::new(),
+            input: Mutex::new(Input {
+                matcher,
+                closed: false,
+            }),
+            detached: AtomicBool::new(false),
+            result: Mutex::new(None),
+            result_ready: Condvar::new(),
+            done,
+            delivery_thread: Mutex::new(None),
+        });
+
+        let reader_shared = Arc::clone(&shared);
+        let reader =
+            crate::cancel::spawn_thread("ocirt-attach-read", move || run_reader(&reader_shared))?;
+        let delivery_shared = Arc::clone(&shared);
+        let delivery = crate::cancel::spawn_thread("ocirt-attach-out", move || {
+            run_delivery(&delivery_shared, sink, exit_code)
+        });
+        let delivery = match delivery {
+            Ok(handle) => handle,
+            Err(err) => {
+                shared.abort(err.clone());
+                let _ = reader.join();
+                return Err(err);
+            }
+        };
+        Ok(AttachSession {
+            shared,
+            threads: Mutex::new(vec![reader, delivery]),
+        })
+    }
+
+    /// Writes stdin bytes, split into messages of at most 32768 bytes. The detach sequence
+    /// is matched across calls; when it completes, the bytes before it are sent and the
+    /// session detaches.
+    pub fn write(&self, data: &[u8]) -> Result<WriteOutcome> {
+        let shared = &self.shared;
+        if !shared.config.stdin {
+            return Err(Error::state_invalid(format!(
+                "{}: the attach session was opened without stdin",
+                shared.config.description
+            )));
+        }
+        let mut input = lock(&shared.input);
+        if input.closed {
+            return Err(Error::state_invalid(format!(
+                "{}: stdin of this attach session is closed",
+                shared.config.description
+            )));
+        }
+        if self.is_finished() || shared.detached.load(Ordering::SeqCst) {
+            return Err(Error::new(
+                ocirt_result::OCIRT_ERR_CONTAINER_STOPPED,
+                format!(
+                    "{}: the attach session has ended",
+                    shared.config.description
+                ),
+            ));
+        }
+        let mut forward = Vec::with_capacity(data.len());
+        let detached = input.matcher.feed(data, &mut forward);
+        shared.send_all(&forward)?;
+        if detached {
+            input.closed = true;
+            drop(input);
+            self.detach();
+            return Ok(WriteOutcome::Detached);
+        }
+        Ok(WriteOutcome::Written)
+    }
+
+    /// Ends stdin: sends any bytes held back as a possible detach sequence, then half-closes
+    /// the socket. conmon then closes the process's stdin (for every client, when the
+    /// container was created with stdin open); output keeps flowing.
+    pub fn close_stdin(&self) -> Result<()> {
+        let shared = &self.shared;
+        let mut input = lock(&shared.input);
+        if input.closed {
+            return Ok(());
+        }
+        let pending = input.matcher.flush();
+        input.closed = true;
+        shared.send_all(&pending)?;
+        match socket::shutdown(shared.socket.as_raw_fd(), Shutdown::Write) {
+            Ok(()) | Err(nix::errno::Errno::ENOTCONN) => Ok(()),
+            Err(err) => Err(Error::errno(
+                format!("{}: cannot close stdin", shared.config.description),
+                err,
+            )),
+        }
+    }
+
+    /// Detaches: closes the connection to conmon. Output already received is still
+    /// delivered; the process keeps running.
+    pub fn detach(&self) {
+        self.shared.detached.store(true, Ordering::SeqCst);
+        let _ = socket::shutdown(self.shared.socket.as_raw_fd(), Shutdown::Both);
+    }
+
+    /// Stops the session with `error` as its result, unless it is over already.
+    pub fn abort(&self, error: Error) {
+        self.shared.abort(error);
+    }
+
+    /// Returns whether the session is over.
+    pub fn is_finished(&self) -> bool {
+        lock(&self.shared.result).is_some()
+    }
+
+    /// Waits until the session is over; `None` waits forever. Returns the result and exit
+    /// code, or `None` when the timeout passed first.
+    pub fn wait(&self, timeout: Option<Duration>) -> Option<(Result<AttachOutcome>, i32)> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut result = lock(&self.shared.result);
+        loop {
+            if let Some(done) = result.as_ref() {
+                return Some(done.clone());
+            }
+            match deadline {
+                None => {
+                    result = self
+                        .shared
+                        .result_ready
+                        .wait(result)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    result = self
+                        .shared
+                        .result_ready
+                        .wait_timeout(result, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// Returns a descriptor that becomes readable when the session is over.
+    pub fn done_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.shared.done.as_fd()
+    }
+}
+
+impl Shared {
+    fn send_all(&self, data: &[u8]) -> Result<()> {
+        for chunk in data.chunks(STDIN_CHUNK) {
+            loop {
+                match socket::send(self.socket.as_raw_fd(), chunk, MsgFlags::MSG_NOSIGNAL) {
+                    Ok(_) => break,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(nix::errno::Errno::EPIPE) | Err(nix::errno::Errno::ECONNRESET) => {
+                        return Err(Error::new(
+                            ocirt_result::OCIRT_ERR_CONTAINER_STOPPED,
+                            format!(
+                                "{}: conmon closed the attach connection",
+                                self.config.description
+                            ),
+                        ))
+                    }
+                    Err(err) => {
+                        return Err(Error::errno(
+                            format!("{}: cannot write stdin", self.config.description),
+                            err,
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn abort(&self, error: Error) {
+        {
+            let mut queue = lock(&self.queue);
+            if queue.abort.is_none() {
+                queue.abort = Some(error);
+            }
+        }
+        self.queue_changed.notify_all();
+        let _ = socket::shutdown(self.socket.as_raw_fd(), Shutdown::Both);
+    }
+}
+
+fn run_reader(shared: &Shared) {
+    let mut buffer = vec![0u8; PACKET_BUFFER];
+    loop {
+        {
+            let mut queue = lock(&shared.queue);
+            while queue.bytes >= shared.config.buffer_limit && queue.abort.is_none() {
+                queue = shared
+                    .queue_changed
+                    .wait(queue)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if queue.abort.is_some() {
+                break;
+            }
+        }
+        let received = match socket::recv(shared.socket.as_raw_fd(), &mut buffer, MsgFlags::empty())
+        {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(nix::errno::Errno::ECONNRESET) => break,
+            Err(err) => {
+                lock(&shared.queue).reader_error = Some(Error::errno(
+                    format!(
+                        "{}: cannot read the attach socket",
+                        shared.config.description
+                    ),
+                    err,
+                ));
+                break;
+            }
+        };
+        let stream = match buffer[0] {
+            2 => Stream::Stdout,
+            3 => Stream::Stderr,
+            other => {
+                log::warn!(
+                    "{}: ignoring attach packet of unknown stream {}",
+                    shared.config.description,
+                    other
+                );
+                continue;
+            }
+        };
+        let wanted = match stream {
+            Stream::Stdout => shared.config.stdout,
+            Stream::Stderr => shared.config.stderr,
+        };
+        if !wanted || received == 1 {
+            continue;
+        }
+        let mut queue = lock(&shared.queue);
+        queue.bytes += received - 1;
+        queue
+            .chunks
+            .push_back((stream, buffer[1..received].to_vec()));
+        drop(queue);
+        shared.queue_changed.notify_all();
+    }
+    lock(&shared.queue).reader_done = true;
+    shared.queue_changed.notify_all();
+}
+
+/// Takes the next run of queued bytes of one stream, or `None` when the session is over.
+fn next_delivery(shared: &Shared) -> Option<(Stream, Vec<u8>)> {
+    let mut queue = lock(&shared.queue);
+    loop {
+        if queue.abort.is_some() {
+            return None;
+        }
+        if let Some((stream, mut data)) = queue.chunks.pop_front() {
+            while data.len() < MAX_DELIVERY
+                && queue.chunks.front().is_some_and(|(s, _)| *s == stream)
+            {
+                let (_, more) = queue.chunks.pop_front().expect("front exists");
+                data.extend_from_slice(&more);
+            }
+            queue.bytes -= data.len();
+            drop(queue);
+            shared.queue_changed.notify_all();
+            return Some((stream, data));
+        }
+        if queue.reader_done {
+            return None;
+        }
+        queue = shared
+            .queue_changed
+            .wait(queue)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+}
+
+fn run_delivery(shared: &Shared, mut sink: Box<dyn OutputSink>, exit_code: Option<ExitCodeSource>) {
+    *lock(&shared.delivery_thread) = Some(std::thread::current().id());
+    while let Some((stream, data)) = next_delivery(shared) {
+        if let Err(err) = sink.output(stream, &data) {
+            shared.abort(err);
+            break;
+        }
+    }
+    let result = {
+        let mut queue = lock(&shared.queue);
+        if let Some(err) = queue.abort.clone() {
+            Err(err)
+        } else if let Some(err) = queue.reader_error.take() {
+            Err(err)
+        } else if shared.detached.load(Ordering::SeqCst) {
+            Ok(AttachOutcome::Detached)
+        } else {
+            Ok(AttachOutcome::Ended)
+        }
+    };
+    let code = match exit_code {
+        Some(source) => source(&result),
+        None => -1,
+    };
+    sink.finish(&result, code);
+    *lock(&shared.result) = Some((result, code));
+    shared.result_ready.notify_all();
+    let _ = shared.done.write(1);
+}
+
+impl Drop for AttachSession {
+    fn drop(&mut self) {
+        if !self.is_finished() {
+            self.shared.abort(Error::new(
+                ocirt_result::OCIRT_ERR_CANCELLED,
+                format!(
+                    "{}: the attach session was closed",
+                    self.shared.config.description
+                ),
+            ));
+        }
+        let on_delivery_thread =
+            *lock(&self.shared.delivery_thread) == Some(std::thread::current().id());
+        for handle in lock(&self.threads).drain(..) {
+            if on_delivery_thread && handle.thread().id() == std::thread::current().id() {
+                continue;
+            }
+            let _ = handle.join();
+        }
+    }
+}

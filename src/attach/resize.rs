@@ -1,0 +1,155 @@
+//! Messages to conmon's control FIFO (`ctl`): terminal resize and log reopen.
+//!
+//! conmon parses one message per write ("<type> <a> <b>\n"); a second message in the same
+//! write is ignored, so each message is one open, one write and one close. The FIFO is always
+//! opened non-blocking: a blocking open would hang forever once conmon, its only reader, has
+//! exited, while the non-blocking open fails at once with ENXIO.
+
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::error::{ocirt_result, Error, Result};
+
+/// conmon's message type for a terminal resize.
+const RESIZE_EVENT: u32 = 1;
+
+/// conmon's message type for reopening the log file.
+const REOPEN_LOGS_EVENT: u32 = 2;
+
+/// How long a write may wait for room in a full FIFO.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Writes one message to the control FIFO at `ctl`. `what` names the target in errors.
+pub fn send(ctl: &Path, message: &str, what: &str) -> Result<()> {
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(ctl)
+    {
+        Ok(file) => file,
+        Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {
+            return Err(Error::state_invalid(format!(
+                "{}: control FIFO {} does not exist; the container is not created or was cleaned up",
+                what,
+                ctl.display()
+            )))
+        }
+        Err(err) if err.raw_os_error() == Some(libc::ENXIO) => {
+            return Err(Error::new(
+                ocirt_result::OCIRT_ERR_CONTAINER_STOPPED,
+                format!("{}: conmon has exited, so nothing reads {}", what, ctl.display()),
+            ))
+        }
+        Err(err) => return Err(Error::io(format!("{}: cannot open {}", what, ctl.display()), err)),
+    };
+    loop {
+        match file.write(message.as_bytes()) {
+            Ok(n) if n == message.len() => return Ok(()),
+            Ok(n) => {
+                // A FIFO write of fewer than PIPE_BUF bytes is atomic, so this cannot happen.
+                return Err(Error::new(
+                    ocirt_result::OCIRT_ERR_IO,
+                    format!("{}: short write of {} bytes to {}", what, n, ctl.display()),
+                ));
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLOUT)];
+                let millis = WRITE_TIMEOUT.as_millis() as i32;
+                match poll(
+                    &mut fds,
+                    PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
+                ) {
+                    Ok(0) => {
+                        return Err(Error::new(
+                            ocirt_result::OCIRT_ERR_TIMED_OUT,
+                            format!(
+                                "{}: {} stayed full for {} s",
+                                what,
+                                ctl.display(),
+                                WRITE_TIMEOUT.as_secs()
+                            ),
+                        ))
+                    }
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                    Err(err) => {
+                        return Err(Error::errno(
+                            format!("{}: cannot wait for {}", what, ctl.display()),
+                            err,
+                        ))
+                    }
+                }
+            }
+            Err(err) => {
+                return Err(Error::io(
+                    format!("{}: cannot write {}", what, ctl.display()),
+                    err,
+                ))
+            }
+        }
+    }
+}
+
+/// Asks conmon to set the terminal to `width` columns and `height` rows.
+pub fn resize(ctl: &Path, width: u16, height: u16, what: &str) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::invalid(format!(
+            "{}: terminal size {}x{} is invalid; width and height must be at least 1",
+            what, width, height
+        )));
+    }
+    send(
+        ctl,
+        &format!("{} {} {}\n", RESIZE_EVENT, height, width),
+        what,
+    )
+}
+
+/// Asks conmon to reopen (truncate and start again) the container's log file.
+pub fn reopen_log(ctl: &Path, what: &str) -> Result<()> {
+    send(ctl, &format!("{} 0 0\n", REOPEN_LOGS_EVENT), what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fifo_is_state_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = resize(&dir.path().join("ctl"), 80, 24, "container c1").unwrap_err();
+        assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_CONTAINER_STATE_INVALID);
+    }
+
+    #[test]
+    fn fifo_without_reader_is_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctl");
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let err = resize(&path, 80, 24, "container c1").unwrap_err();
+        assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_CONTAINER_STOPPED);
+    }
+
+    #[test]
+    fn writes_one_line_per_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctl");
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .unwrap();
+        resize(&path, 120, 40, "container c1").unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut &reader, &mut text).ok();
+        assert_eq!(text, "1 40 120\n");
+        let err = resize(&path, 0, 40, "container c1").unwrap_err();
+        assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_INVALID_ARGUMENT);
+    }
+}

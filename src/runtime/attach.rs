@@ -1,0 +1,150 @@
+//! Attach, HTTP attach and terminal resize of containers.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use crate::attach::detach::DetachKeys;
+use crate::attach::http::{self, HttpAttachOptions, HttpSink, HIJACK_HEADER};
+use crate::attach::{
+    self, resize, AttachOptions, AttachOutcome, AttachSession, OutputSink, SessionConfig,
+};
+use crate::cancel::Cancel;
+use crate::container::{Container, Status};
+use crate::error::{Error, Result};
+use crate::oci_runtime::OciRuntime;
+use crate::runtime::ConmonRuntime;
+
+/// Checks that the container can be attached to, and may be started when `start` is set.
+fn check_attachable(ctr: &Container, start: bool) -> Result<()> {
+    let status = ctr.load_state()?.status;
+    let ok = if start {
+        status == Status::Created
+    } else {
+        status.is_active()
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Error::state_invalid(format!(
+        "container {} is {}; attach needs a {} container",
+        ctr.id(),
+        status,
+        if start {
+            "created"
+        } else {
+            "created, running or paused"
+        }
+    )))
+}
+
+fn check_stdin(ctr: &Container, stdin: bool) -> Result<()> {
+    if stdin && !ctr.terminal() && !ctr.config().stdin {
+        return Err(Error::invalid(format!(
+            "container {} has neither a terminal nor \"stdin\": true, so conmon cannot pass stdin to it",
+            ctr.id()
+        )));
+    }
+    Ok(())
+}
+
+/// Starts the container after the attach socket is connected; a failure closes the socket.
+fn start_if_requested(runtime: &ConmonRuntime, ctr: &Container, start: bool) -> Result<()> {
+    if start {
+        runtime.start_container(ctr)?;
+    }
+    Ok(())
+}
+
+pub fn attach(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    options: &AttachOptions,
+    sink: Box<dyn OutputSink>,
+) -> Result<AttachSession> {
+    options.validate()?;
+    let keys = DetachKeys::parse_or_default(options.detach_keys.as_deref())?;
+    check_attachable(ctr, options.start)?;
+    check_stdin(ctr, options.stdin)?;
+    let size = options.size()?;
+    if size.is_some() && !ctr.terminal() {
+        return Err(Error::state_invalid(format!(
+            "container {} has no terminal, so it has no size to set",
+            ctr.id()
+        )));
+    }
+
+    let socket = attach::connect(&ctr.file("attach"))?;
+    if let Some((width, height)) = size {
+        resize::resize(
+            &ctr.file("ctl"),
+            width,
+            height,
+            &format!("container {}", ctr.id()),
+        )?;
+    }
+    // Connected first, started second: conmon sends no output to a client that is not
+    // connected yet, so this order loses nothing of a fast container's output.
+    start_if_requested(runtime, ctr, options.start)?;
+    let config = SessionConfig {
+        description: format!("container {}", ctr.id()),
+        stdout: options.stdout,
+        stderr: options.stderr,
+        stdin: options.stdin,
+        detach_keys: keys,
+        buffer_limit: options.buffer_limit,
+    };
+    AttachSession::start(socket, config, sink, None)
+}
+
+pub fn http_attach(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    conn: OwnedFd,
+    options: &HttpAttachOptions,
+    buffered: &[u8],
+    cancel: Option<&Cancel>,
+) -> Result<AttachOutcome> {
+    let keys = DetachKeys::parse_or_default(options.detach_keys.as_deref())?;
+    check_attachable(ctr, options.start)?;
+    check_stdin(ctr, options.stdin)?;
+    let socket = attach::connect(&ctr.file("attach"))?;
+    let conn = Arc::new(conn);
+    if options.hijack_header {
+        http::write_all(&conn, HIJACK_HEADER)?;
+    }
+    start_if_requested(runtime, ctr, options.start)?;
+    let config = SessionConfig {
+        description: format!("container {}", ctr.id()),
+        stdout: options.stdout,
+        stderr: options.stderr,
+        stdin: options.stdin,
+        detach_keys: keys,
+        buffer_limit: options.buffer_limit,
+    };
+    let sink = Box::new(HttpSink::new(Arc::clone(&conn), ctr.terminal()));
+    let session = AttachSession::start(socket, config, sink, None)?;
+    http::run(session, conn, options.stdin, buffered, cancel)
+}
+
+pub fn resize(ctr: &Container, width: u16, height: u16) -> Result<()> {
+    let status = ctr.load_state()?.status;
+    if !ctr.terminal() {
+        return Err(Error::state_invalid(format!(
+            "container {} has no terminal (process.terminal is false), so it cannot be resized",
+            ctr.id()
+        )));
+    }
+    if !status.is_active() {
+        return Err(Error::state_invalid(format!(
+            "container {} is {}; only a created, running or paused container can be resized",
+            ctr.id(),
+            status
+        )));
+    }
+    resize::resize(
+        &ctr.file("ctl"),
+        width,
+        height,
+        &format!("container {}", ctr.id()),
+    )
+}
