@@ -6,9 +6,9 @@ CC ?= cc
 BUILD := build
 LIB := target/release/libocirt.so
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-CSTRICT := -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude
-CLINK := -Ltarget/release -locirt -Wl,-rpath,$(CURDIR)/target/release
-VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
+CSTRICT := -std=c11 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude
+CLINK := -Ltarget/release -locirt -lpthread -Wl,-rpath,$(CURDIR)/target/release
+VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
 
 .PHONY: help build demo test test-rust test-c check-exports install clean
 

@@ -1,4 +1,5 @@
-//! Messages to conmon's control FIFO (`ctl`): terminal resize and log reopen.
+//! Messages to conmon's control FIFO (`ctl`): terminal resize and log reopen; and direct
+//! terminal resize where the library may open the process's pty.
 //!
 //! conmon parses one message per write ("<type> <a> <b>\n"); a second message in the same
 //! write is ignored, so each message is one open, one write and one close. The FIFO is always
@@ -6,7 +7,7 @@
 //! exited, while the non-blocking open fails at once with ENXIO.
 
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::error::{ocirt_result, Error, Result};
+use crate::process::ProcessId;
 
 /// conmon's message type for a terminal resize.
 const RESIZE_EVENT: u32 = 1;
@@ -108,6 +110,65 @@ pub fn resize(ctl: &Path, width: u16, height: u16, what: &str) -> Result<()> {
         &format!("{} {} {}\n", RESIZE_EVENT, height, width),
         what,
     )
+}
+
+/// Sets the terminal size directly on the pty of `process` (its first standard descriptor
+/// that is a terminal), so the size is in effect when this returns. Returns false when that
+/// is not possible (no such process, not a terminal, no permission).
+fn resize_pty_of(process: ProcessId, width: u16, height: u16) -> bool {
+    if !process.is_alive() {
+        return false;
+    }
+    for fd in 0..3 {
+        let path = format!("/proc/{}/fd/{}", process.pid, fd);
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&path)
+        else {
+            continue;
+        };
+        // SAFETY: isatty and ioctl on a descriptor owned by `file`.
+        if unsafe { libc::isatty(file.as_raw_fd()) } != 1 {
+            continue;
+        }
+        // The descriptor may belong to a process that reused the pid after the check above.
+        if !process.is_alive() {
+            return false;
+        }
+        let size = libc::winsize {
+            ws_row: height,
+            ws_col: width,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize struct that outlives the call.
+        return unsafe { libc::ioctl(file.as_raw_fd(), libc::TIOCSWINSZ, &size) } == 0;
+    }
+    false
+}
+
+/// Sets the terminal of `process` to `width` columns and `height` rows.
+///
+/// The size is set on the process's pty directly where this process may open it (as root),
+/// which takes effect before this returns, so input sent afterwards sees the new size.
+/// Otherwise the request goes through conmon's control FIFO at `ctl`, which conmon applies
+/// soon after, asynchronously.
+pub fn resize_terminal(
+    ctl: &Path,
+    process: ProcessId,
+    width: u16,
+    height: u16,
+    what: &str,
+) -> Result<()> {
+    if width == 0 || height == 0 {
+        return resize(ctl, width, height, what);
+    }
+    if resize_pty_of(process, width, height) {
+        return Ok(());
+    }
+    resize(ctl, width, height, what)
 }
 
 /// Asks conmon to reopen (truncate and start again) the container's log file.

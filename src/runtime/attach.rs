@@ -127,7 +127,8 @@ pub fn http_attach(
 }
 
 pub fn resize(ctr: &Container, width: u16, height: u16) -> Result<()> {
-    let status = ctr.load_state()?.status;
+    let state = ctr.load_state()?;
+    let status = state.status;
     if !ctr.terminal() {
         return Err(Error::state_invalid(format!(
             "container {} has no terminal (process.terminal is false), so it cannot be resized",

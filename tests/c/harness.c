@@ -9,11 +9,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -54,41 +56,52 @@ static void report(int line, const char *what, int code)
 
 #define CHECK_OK(call) CHECK_RC(call, OCIRT_OK)
 
-/* Writes a container config with an inline spec running `args_json` (a JSON array). */
-static void container_config(char *out, size_t size, char *id, size_t id_size,
-                             const char *args_json, const char *extra)
+/* Writes a container config with an inline spec running `args_json` (a JSON array).
+ * `extra` is appended to the container config's fields (", \"stdin\": true"); `terminal`
+ * sets process.terminal. */
+static void container_config_full(char *out, size_t size, char *id, size_t id_size,
+                                  const char *args_json, const char *extra, bool terminal)
 {
     snprintf(id, id_size, "harness-%d-%d", (int)getpid(), id_counter++);
     snprintf(out, size,
              "{\"id\": \"%s\", \"rootfs\": \"%s\"%s, \"spec\": {"
              "\"ociVersion\": \"1.0.2\","
-             "\"process\": {\"args\": %s, \"env\": [\"PATH=/bin\"], \"cwd\": \"/\","
+             "\"process\": {\"args\": %s, \"terminal\": %s, \"env\": [\"PATH=/bin\"], \"cwd\": \"/\","
              "  \"user\": {\"uid\": 0, \"gid\": 0}},"
              "\"root\": {\"path\": \"rootfs\", \"readonly\": true},"
              "\"mounts\": ["
              "  {\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},"
              "  {\"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\","
              "   \"options\": [\"nosuid\", \"mode=755\"]},"
+             "  {\"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\","
+             "   \"options\": [\"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\"]},"
              "  {\"destination\": \"/tmp\", \"type\": \"tmpfs\", \"source\": \"tmpfs\"}],"
              "\"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"ipc\"},"
              "  {\"type\": \"uts\"}, {\"type\": \"mount\"}]}}}",
-             id, rootfs, extra ? extra : "", args_json);
+             id, rootfs, extra ? extra : "", args_json, terminal ? "true" : "false");
 }
 
-static ocirt_container *new_container(ocirt_runtime *rt, const char *args_json, char *id,
-                                      size_t id_size)
+static ocirt_container *new_container_full(ocirt_runtime *rt, const char *args_json,
+                                           const char *extra, bool terminal, char *id,
+                                           size_t id_size)
 {
     char config[4096];
     ocirt_container *ctr = NULL;
     int rc;
 
-    container_config(config, sizeof(config), id, id_size, args_json, NULL);
+    container_config_full(config, sizeof(config), id, id_size, args_json, extra, terminal);
     rc = ocirt_container_new(rt, config, &ctr);
     if (rc != OCIRT_OK) {
         report(__LINE__, "ocirt_container_new", rc);
         return NULL;
     }
     return ctr;
+}
+
+static ocirt_container *new_container(ocirt_runtime *rt, const char *args_json, char *id,
+                                      size_t id_size)
+{
+    return new_container_full(rt, args_json, NULL, false, id, id_size);
 }
 
 /* Deletes and frees a container; used by every cleanup block. */
@@ -294,6 +307,303 @@ cleanup:
     return ok;
 }
 
+
+/* Output of an attach session, filled by the callbacks on the library's thread. */
+struct collected {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    char out[65536];
+    size_t out_len;
+    int done_result;
+    int done_calls;
+    int freed;
+};
+
+static void collected_init(struct collected *c)
+{
+    memset(c, 0, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->changed, NULL);
+    c->done_result = -1;
+}
+
+static int collect_output(void *userdata, const uint8_t *data, size_t len)
+{
+    struct collected *c = userdata;
+    pthread_mutex_lock(&c->lock);
+    if (c->out_len + len < sizeof(c->out)) {
+        memcpy(c->out + c->out_len, data, len);
+        c->out_len += len;
+        c->out[c->out_len] = '\0';
+    }
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+static void collect_done(void *userdata, ocirt_result result, int32_t exit_code)
+{
+    struct collected *c = userdata;
+    (void)exit_code;
+    pthread_mutex_lock(&c->lock);
+    c->done_result = result;
+    c->done_calls++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void collect_free(void *userdata)
+{
+    struct collected *c = userdata;
+    pthread_mutex_lock(&c->lock);
+    c->freed++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static ocirt_attach_callbacks collect_callbacks(struct collected *c)
+{
+    ocirt_attach_callbacks callbacks = {c, collect_output, collect_output, collect_done,
+                                        collect_free};
+    return callbacks;
+}
+
+/* Waits up to `seconds` for `needle` to appear in the collected output. */
+static bool wait_for_output(struct collected *c, const char *needle, int seconds)
+{
+    struct timespec deadline;
+    bool found;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += seconds;
+    pthread_mutex_lock(&c->lock);
+    while (!(found = strstr(c->out, needle) != NULL)) {
+        if (pthread_cond_timedwait(&c->changed, &c->lock, &deadline) != 0)
+            break;
+    }
+    found = strstr(c->out, needle) != NULL;
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+static int test_attach_stdin_eof(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    int32_t code = -1;
+    struct collected c;
+    ocirt_attach_callbacks callbacks;
+    ocirt_attach *attach = NULL;
+    ocirt_attach_outcome outcome = OCIRT_ATTACH_DETACHED;
+    ocirt_container *ctr = new_container_full(rt, "[\"cat\"]", ", \"stdin\": true", false, id,
+                                              sizeof(id));
+
+    collected_init(&c);
+    callbacks = collect_callbacks(&c);
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_attach(ctr, "{\"stdin\": true, \"start\": true}", &callbacks,
+                                    &attach));
+    CHECK_OK(ocirt_attach_write(attach, (const uint8_t *)"hello\n", 6));
+    CHECK_OK(ocirt_attach_close_stdin(attach));
+    CHECK_OK(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    CHECK(outcome == OCIRT_ATTACH_ENDED);
+    CHECK(strcmp(c.out, "hello\n") == 0);
+    CHECK(c.done_calls == 1 && c.done_result == OCIRT_OK);
+    CHECK_OK(ocirt_container_wait(ctr, 30000, &code));
+    CHECK(code == 0);
+    ocirt_attach_free(attach);
+    attach = NULL;
+    CHECK(c.freed == 1);
+    ok = 1;
+cleanup:
+    ocirt_attach_free(attach);
+    discard(ctr);
+    return ok;
+}
+
+static int test_resize_before_start(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    int32_t code = -1;
+    struct collected c;
+    ocirt_attach_callbacks callbacks;
+    ocirt_attach *attach = NULL;
+    ocirt_attach_outcome outcome = OCIRT_ATTACH_DETACHED;
+    ocirt_container *ctr = new_container_full(rt, "[\"sh\", \"-c\", \"sleep 1; stty size\"]", NULL,
+                                              true, id, sizeof(id));
+    ocirt_container *plain = NULL;
+    char plain_id[64];
+
+    collected_init(&c);
+    callbacks = collect_callbacks(&c);
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_resize(ctr, 120, 40));
+    CHECK_OK(ocirt_container_attach(ctr, "{\"start\": true}", &callbacks, &attach));
+    CHECK_OK(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    CHECK(outcome == OCIRT_ATTACH_ENDED);
+    CHECK(strcmp(c.out, "40 120\r\n") == 0);
+
+    plain = new_container(rt, "[\"sleep\", \"1000\"]", plain_id, sizeof(plain_id));
+    CHECK(plain != NULL);
+    CHECK_OK(ocirt_container_create(plain, NULL));
+    CHECK_RC(ocirt_container_resize(plain, 80, 24), OCIRT_ERR_CONTAINER_STATE_INVALID);
+    ok = 1;
+cleanup:
+    ocirt_attach_free(attach);
+    discard(ctr);
+    discard(plain);
+    return ok;
+}
+
+static int test_detach_keys(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    char *state = NULL;
+    int32_t code = -1;
+    struct collected c;
+    ocirt_attach_callbacks callbacks;
+    ocirt_attach *attach = NULL;
+    ocirt_attach_outcome outcome = OCIRT_ATTACH_ENDED;
+    ocirt_container *ctr =
+        new_container_full(rt, "[\"sleep\", \"1000\"]", NULL, true, id, sizeof(id));
+
+    collected_init(&c);
+    callbacks = collect_callbacks(&c);
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_RC(ocirt_container_attach(ctr, "{\"detach_keys\": \"ctrl-C\"}", &callbacks, &attach),
+             OCIRT_ERR_INVALID_ARGUMENT);
+    CHECK(c.freed == 0);
+    CHECK_OK(ocirt_container_attach(ctr, "{\"stdin\": true, \"start\": true}", &callbacks,
+                                    &attach));
+    CHECK_RC(ocirt_attach_write(attach, (const uint8_t *)"\x10\x11", 2), OCIRT_DETACHED);
+    CHECK_OK(ocirt_attach_wait(attach, 5000, &outcome, &code));
+    CHECK(outcome == OCIRT_ATTACH_DETACHED);
+    CHECK_OK(ocirt_container_update_status(ctr));
+    CHECK_OK(ocirt_container_state_json(ctr, &state));
+    CHECK(strstr(state, "\"status\": \"running\"") != NULL);
+    ok = 1;
+cleanup:
+    ocirt_string_free(state);
+    ocirt_attach_free(attach);
+    discard(ctr);
+    return ok;
+}
+
+static int test_stop_while_attached(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    int32_t code = -1;
+    struct collected c;
+    struct timespec start;
+    ocirt_attach_callbacks callbacks;
+    ocirt_attach *attach = NULL;
+    ocirt_attach_outcome outcome = OCIRT_ATTACH_DETACHED;
+    ocirt_container *ctr = new_container(
+        rt,
+        "[\"sh\", \"-c\", \"trap 'echo got-term' TERM; echo ready; while :; do sleep 1; done\"]",
+        id, sizeof(id));
+
+    collected_init(&c);
+    callbacks = collect_callbacks(&c);
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_attach(ctr, "{\"start\": true}", &callbacks, &attach));
+    CHECK(wait_for_output(&c, "ready", 10));
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    CHECK_OK(ocirt_container_stop(ctr, 3, false));
+    CHECK(seconds_since(&start) >= 2.5);
+    CHECK_OK(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    CHECK(strstr(c.out, "got-term") != NULL);
+    CHECK_OK(ocirt_container_wait(ctr, 0, &code));
+    CHECK(code == 137);
+    ok = 1;
+cleanup:
+    ocirt_attach_free(attach);
+    discard(ctr);
+    return ok;
+}
+
+struct http_call {
+    ocirt_container *ctr;
+    int fd;
+    int result;
+};
+
+static void *run_http_attach(void *arg)
+{
+    struct http_call *call = arg;
+    call->result = ocirt_container_http_attach(call->ctr, call->fd,
+                                               "{\"stdin\": false, \"start\": true}", NULL, 0,
+                                               NULL);
+    return NULL;
+}
+
+static int test_http_attach_frames(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    int fds[2] = {-1, -1};
+    unsigned char data[4096];
+    size_t len = 0;
+    ssize_t n;
+    char out[256] = {0};
+    char err[256] = {0};
+    size_t out_len = 0;
+    size_t err_len = 0;
+    pthread_t thread;
+    bool started = false;
+    struct http_call call;
+    ocirt_container *ctr = new_container(
+        rt, "[\"sh\", \"-c\", \"echo out; echo err >&2; printf 'x\\\\000y'\"]", id, sizeof(id));
+
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    call.ctr = ctr;
+    call.fd = fds[1];
+    call.result = -1;
+    fds[1] = -1; /* the library owns it now */
+    CHECK(pthread_create(&thread, NULL, run_http_attach, &call) == 0);
+    started = true;
+    while ((n = read(fds[0], data + len, sizeof(data) - len)) > 0)
+        len += (size_t)n;
+    CHECK(pthread_join(thread, NULL) == 0);
+    started = false;
+    CHECK(call.result == OCIRT_OK);
+    for (size_t at = 0; at + 8 <= len;) {
+        size_t size = ((size_t)data[at + 4] << 24) | ((size_t)data[at + 5] << 16) |
+                      ((size_t)data[at + 6] << 8) | (size_t)data[at + 7];
+        CHECK(data[at + 1] == 0 && data[at + 2] == 0 && data[at + 3] == 0);
+        CHECK(at + 8 + size <= len);
+        if (data[at] == 1 && out_len + size < sizeof(out)) {
+            memcpy(out + out_len, data + at + 8, size);
+            out_len += size;
+        } else if (data[at] == 2 && err_len + size < sizeof(err)) {
+            memcpy(err + err_len, data + at + 8, size);
+            err_len += size;
+        } else {
+            CHECK(!"unexpected stream id");
+        }
+        at += 8 + size;
+    }
+    CHECK(out_len == 7 && memcmp(out, "out\nx\0y", 7) == 0);
+    CHECK(err_len == 4 && memcmp(err, "err\n", 4) == 0);
+    ok = 1;
+cleanup:
+    if (started)
+        pthread_join(thread, NULL);
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    discard(ctr);
+    return ok;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -314,6 +624,11 @@ int main(int argc, char **argv)
         {"pause and reopen", test_pause_and_reopen},
         {"bad input", test_bad_input},
         {"log callback", test_log_callback},
+        {"attach stdin EOF", test_attach_stdin_eof},
+        {"resize before start", test_resize_before_start},
+        {"detach keys", test_detach_keys},
+        {"stop while attached", test_stop_while_attached},
+        {"HTTP attach frames", test_http_attach_frames},
     };
     size_t count = sizeof(tests) / sizeof(tests[0]);
     int passed = 0;
