@@ -10,13 +10,14 @@ CSTRICT := -std=c11 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude
 CLINK := -Ltarget/release -locirt -lpthread -Wl,-rpath,$(CURDIR)/target/release
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
 
-.PHONY: help build demo test test-rust test-c check-exports install clean
+.PHONY: help build demo test test-rust test-c check-exports install bench clean
 
 help:
 	@echo "make demo     install runc, conmon and busybox if missing, build, run a busybox demo"
 	@echo "make test     every suite: Rust unit and integration, C harness (plain, ASan, valgrind)"
 	@echo "make build    build target/release/libocirt.so and libocirt.a"
 	@echo "make install  install the library, header and ocirt.pc under PREFIX ($(PREFIX))"
+	@echo "make bench    measure ocirt against runc, conmon driven by hand and podman; writes docs/BENCHMARKS.md"
 
 build:
 	$(CARGO) build --release
@@ -62,6 +63,10 @@ test-c:
 
 check-exports:
 	scripts/check-exports.sh $(LIB)
+
+bench:
+	scripts/install-deps.sh demo
+	$(CARGO) bench --bench ocirt -- --out docs/BENCHMARKS.md $(BENCH_ARGS)
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

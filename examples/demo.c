@@ -5,10 +5,13 @@
  *   BUNDLE is an OCI bundle with a busybox rootfs (scripts/make-bundle.sh makes one; its
  *   config.json must run a long-lived command that exits on SIGTERM).
  *
- * First it creates, starts and waits for a short container given as an inline spec, and
- * prints its exit code and k8s-file log. Then it starts a long-running container from the
- * bundle and stops it with a 10 s timeout, which takes well under the timeout because the
- * container exits on SIGTERM. Last, it deletes both.
+ * The steps, each with its own containers, deleted at the end of the step:
+ *   1. a short container from an inline spec: create, start, wait, exit code and k8s-file log;
+ *   2. the bundle's long-running container, stopped with a 10 s timeout (it exits on SIGTERM
+ *      at once);
+ *   3. a container whose output streams live through callbacks while the demo writes to its
+ *      stdin;
+ *   4. a terminal container resized while it runs, which prints its size with `stty size`.
  * State lives in a temporary directory that the demo removes at the end.
  */
 #define _GNU_SOURCE
@@ -22,6 +25,8 @@
 #include <unistd.h>
 
 #include "ocirt.h"
+
+static char bundle[PATH_MAX];
 
 static void print_log(void *userdata, ocirt_log_level level, const char *message)
 {
@@ -46,6 +51,34 @@ static int failed(const char *what, int rc)
             goto cleanup;                                                                          \
         }                                                                                          \
     } while (0)
+
+/*
+ * Writes a container config with an inline spec that runs `args_json` (a JSON array) on the
+ * bundle's rootfs. Returns 0 when the result does not fit.
+ */
+static int inline_config(char *out, size_t size, const char *name, const char *args_json,
+                         int terminal, const char *extra)
+{
+    int written = snprintf(
+        out, size,
+        "{\"id\": \"demo-%s-%d\", \"rootfs\": \"%s/rootfs\"%s, \"spec\": {"
+        "\"ociVersion\": \"1.0.2\","
+        "\"process\": {\"args\": %s, \"terminal\": %s,"
+        " \"env\": [\"PATH=/bin\"], \"cwd\": \"/\", \"user\": {\"uid\": 0, \"gid\": 0}},"
+        "\"root\": {\"path\": \"rootfs\", \"readonly\": true},"
+        "\"hostname\": \"demo\","
+        "\"mounts\": [{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},"
+        " {\"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\","
+        "  \"options\": [\"newinstance\", \"ptmxmode=0666\"]}],"
+        "\"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"uts\"},"
+        " {\"type\": \"ipc\"}, {\"type\": \"mount\"}]}}}",
+        name, (int)getpid(), bundle, extra, args_json, terminal ? "true" : "false");
+    if (written < 0 || (size_t)written >= size) {
+        fprintf(stderr, "demo: bundle path %s is too long\n", bundle);
+        return 0;
+    }
+    return 1;
+}
 
 static void print_file(const char *path)
 {
@@ -91,62 +124,31 @@ static double now_seconds(void)
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static void delete_container(ocirt_container *ctr)
 {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    int rc;
+
+    if (ctr == NULL)
+        return;
+    rc = ocirt_container_delete(ctr);
+    if (rc != OCIRT_OK)
+        failed("ocirt_container_delete", rc);
+    ocirt_container_free(ctr);
 }
 
-int main(int argc, char **argv)
+static int step_short(ocirt_runtime *rt)
 {
-    char bundle[PATH_MAX];
-    char run_dir[] = "/tmp/ocirt-demo-XXXXXX";
-    char config[4096];
-    char *info = NULL;
-    ocirt_runtime *rt = NULL;
+    char config[8192];
     ocirt_container *hello = NULL;
-    ocirt_container *server = NULL;
     int32_t code = -1;
-    double started;
-    int rc;
     int ok = 0;
 
-    if (argc != 2 || realpath(argv[1], bundle) == NULL) {
-        fprintf(stderr, "usage: %s BUNDLE (an existing bundle directory)\n", argv[0]);
-        return 2;
-    }
-    if (mkdtemp(run_dir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
-    ocirt_set_log_callback(OCIRT_LOG_INFO, print_log, NULL);
-
-    printf("== libocirt %s: opening the runtime (state in %s)\n", ocirt_version(), run_dir);
-    snprintf(config, sizeof(config), "{\"run_dir\": \"%s/run\", \"runtime_root\": \"%s/runc\"}",
-             run_dir, run_dir);
-    TRY(ocirt_runtime_new(config, &rt));
-    TRY(ocirt_runtime_info(rt, &info));
-    printf("   runtime info: %s\n", info);
-
-    printf("== container 1: an inline spec running a shell script on %s/rootfs\n", bundle);
-    rc = snprintf(config, sizeof(config),
-             "{\"id\": \"demo-hello-%d\", \"rootfs\": \"%s/rootfs\", \"spec\": {"
-             "\"ociVersion\": \"1.0.2\","
-             "\"process\": {\"args\": [\"sh\", \"-c\", \"echo hello from busybox on $(hostname);"
-             " echo this line goes to stderr >&2; exit 3\"],"
-             " \"env\": [\"PATH=/bin\"], \"cwd\": \"/\", \"user\": {\"uid\": 0, \"gid\": 0}},"
-             "\"root\": {\"path\": \"rootfs\", \"readonly\": true},"
-             "\"hostname\": \"demo\","
-             "\"mounts\": [{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"}],"
-             "\"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"uts\"},"
-             " {\"type\": \"ipc\"}, {\"type\": \"mount\"}]}}}",
-             (int)getpid(), bundle);
-    if (rc < 0 || (size_t)rc >= sizeof(config)) {
-        fprintf(stderr, "demo: bundle path %s is too long\n", bundle);
-        goto cleanup;
-    }
+    printf("== step 1: an inline spec running a shell script on %s/rootfs\n", bundle);
+    if (!inline_config(config, sizeof(config), "hello",
+                       "[\"sh\", \"-c\", \"echo hello from busybox on $(hostname);"
+                       " echo this line goes to stderr >&2; exit 3\"]",
+                       0, ""))
+        return 0;
     TRY(ocirt_container_new(rt, config, &hello));
     printf("-- create (conmon starts, runc creates the container)\n");
     TRY(ocirt_container_create(hello, NULL));
@@ -156,13 +158,27 @@ int main(int argc, char **argv)
     TRY(ocirt_container_wait(hello, 30000, &code));
     printf("   exit code: %d\n", code);
     print_container_log(hello);
+    ok = 1;
+cleanup:
+    delete_container(hello);
+    return ok;
+}
 
-    printf("== container 2: the bundle %s (%s)\n", bundle, "a shell that exits on SIGTERM");
+static int step_stop(ocirt_runtime *rt)
+{
+    char config[8192];
+    ocirt_container *server = NULL;
+    int32_t code = -1;
+    double started;
+    int rc;
+    int ok = 0;
+
+    printf("== step 2: the bundle %s (a shell that exits on SIGTERM)\n", bundle);
     rc = snprintf(config, sizeof(config), "{\"id\": \"demo-server-%d\", \"bundle\": \"%s\"}",
                   (int)getpid(), bundle);
     if (rc < 0 || (size_t)rc >= sizeof(config)) {
         fprintf(stderr, "demo: bundle path %s is too long\n", bundle);
-        goto cleanup;
+        return 0;
     }
     TRY(ocirt_container_new(rt, config, &server));
     TRY(ocirt_container_create(server, NULL));
@@ -179,16 +195,148 @@ int main(int argc, char **argv)
     TRY(ocirt_container_wait(server, 0, &code));
     printf("   stopped after %.2f s with exit code %d\n", now_seconds() - started, code);
     print_container_log(server);
-
     ok = 1;
 cleanup:
-    printf("== deleting both containers\n");
-    if (hello != NULL && (rc = ocirt_container_delete(hello)) != OCIRT_OK)
-        failed("ocirt_container_delete(hello)", rc);
-    if (server != NULL && (rc = ocirt_container_delete(server)) != OCIRT_OK)
-        failed("ocirt_container_delete(server)", rc);
-    ocirt_container_free(hello);
-    ocirt_container_free(server);
+    delete_container(server);
+    return ok;
+}
+
+/*
+ * Prints each chunk of output as it arrives, on the library's delivery thread, one line per
+ * line of output. A terminal ends lines with "\r\n"; the "\r" is dropped for the display.
+ */
+static int print_chunk(void *userdata, const uint8_t *data, size_t len)
+{
+    size_t start = 0;
+
+    while (start < len) {
+        size_t end = start;
+        while (end < len && data[end] != '\n')
+            end++;
+        size_t shown = end - start;
+        if (shown > 0 && data[start + shown - 1] == '\r')
+            shown--;
+        if (shown > 0)
+            printf("   %s> %.*s\n", (const char *)userdata, (int)shown, (const char *)data + start);
+        start = end + 1;
+    }
+    fflush(stdout);
+    return 0;
+}
+
+static int print_stderr_chunk(void *userdata, const uint8_t *data, size_t len)
+{
+    (void)userdata;
+    return print_chunk("stderr", data, len);
+}
+
+static int step_streaming(ocirt_runtime *rt)
+{
+    char config[8192];
+    ocirt_container *ctr = NULL;
+    ocirt_attach *attach = NULL;
+    ocirt_attach_callbacks callbacks = {"stdout", print_chunk, print_stderr_chunk, NULL, NULL};
+    ocirt_attach_outcome outcome;
+    int32_t code = -1;
+    const char *input = "hello from the host\n";
+    int ok = 0;
+
+    printf("== step 3: live output through callbacks, and stdin from the host\n");
+    if (!inline_config(config, sizeof(config), "stream",
+                       "[\"sh\", \"-c\", \"for i in 1 2 3; do echo tick $i; sleep 0.3; done;"
+                       " read line; echo container read: $line; echo done >&2\"]",
+                       0, ", \"stdin\": true"))
+        return 0;
+    TRY(ocirt_container_new(rt, config, &ctr));
+    TRY(ocirt_container_create(ctr, NULL));
+    printf("-- attach with stdin, starting the container once attached\n");
+    TRY(ocirt_container_attach(ctr, "{\"stdin\": true, \"start\": true}", &callbacks, &attach));
+    printf("-- write to its stdin: %s", input);
+    TRY(ocirt_attach_write(attach, (const uint8_t *)input, strlen(input)));
+    TRY(ocirt_attach_close_stdin(attach));
+    TRY(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    printf("   the streams ended (%s)\n",
+           outcome == OCIRT_ATTACH_ENDED ? "the process exited" : "detached");
+    TRY(ocirt_container_wait(ctr, 30000, &code));
+    printf("   exit code: %d\n", code);
+    ok = 1;
+cleanup:
+    ocirt_attach_free(attach);
+    delete_container(ctr);
+    return ok;
+}
+
+static int step_terminal(ocirt_runtime *rt)
+{
+    char config[8192];
+    ocirt_container *ctr = NULL;
+    ocirt_attach *attach = NULL;
+    ocirt_attach_callbacks callbacks = {"tty", print_chunk, NULL, NULL, NULL};
+    ocirt_attach_outcome outcome;
+    int32_t code = -1;
+    int ok = 0;
+
+    printf("== step 4: a terminal container, resized while it runs\n");
+    if (!inline_config(config, sizeof(config), "tty",
+                       "[\"sh\", \"-c\", \"echo size at start: $(stty size); read x;"
+                       " echo size after resize: $(stty size)\"]",
+                       1, ""))
+        return 0;
+    TRY(ocirt_container_new(rt, config, &ctr));
+    TRY(ocirt_container_create(ctr, NULL));
+    printf("-- attach at 80x24, start\n");
+    TRY(ocirt_container_attach(ctr, "{\"stdin\": true, \"start\": true, \"width\": 80, \"height\": 24}",
+                               &callbacks, &attach));
+    usleep(300 * 1000);
+    printf("-- resize to 132x43, then press enter in the container\n");
+    TRY(ocirt_container_resize(ctr, 132, 43));
+    TRY(ocirt_attach_write(attach, (const uint8_t *)"\n", 1));
+    TRY(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    TRY(ocirt_container_wait(ctr, 30000, &code));
+    printf("   exit code: %d\n", code);
+    ok = 1;
+cleanup:
+    ocirt_attach_free(attach);
+    delete_container(ctr);
+    return ok;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int main(int argc, char **argv)
+{
+    char run_dir[] = "/tmp/ocirt-demo-XXXXXX";
+    char config[4096];
+    char *info = NULL;
+    ocirt_runtime *rt = NULL;
+    int ok = 0;
+
+    if (argc != 2 || realpath(argv[1], bundle) == NULL) {
+        fprintf(stderr, "usage: %s BUNDLE (an existing bundle directory)\n", argv[0]);
+        return 2;
+    }
+    if (mkdtemp(run_dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    ocirt_set_log_callback(OCIRT_LOG_INFO, print_log, NULL);
+
+    printf("== libocirt %s: opening the runtime (state in %s)\n", ocirt_version(), run_dir);
+    snprintf(config, sizeof(config), "{\"run_dir\": \"%s/run\", \"runtime_root\": \"%s/runc\"}",
+             run_dir, run_dir);
+    TRY(ocirt_runtime_new(config, &rt));
+    TRY(ocirt_runtime_info(rt, &info));
+    printf("   runtime info: %s\n", info);
+
+    ok = step_short(rt) && step_stop(rt) && step_streaming(rt) && step_terminal(rt);
+cleanup:
     ocirt_runtime_free(rt);
     ocirt_string_free(info);
     ocirt_set_log_callback(OCIRT_LOG_OFF, NULL, NULL);

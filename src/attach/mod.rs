@@ -50,7 +50,7 @@ pub enum Stream {
     Stderr,
 }
 
-/// How an attach session ended, when it did not fail.
+/// The end of an attach session that did not fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttachOutcome {
     /// The streams ended: the process exited (or closed its output).
@@ -219,6 +219,10 @@ struct Queue {
     reader_done: bool,
     reader_error: Option<Error>,
     abort: Option<Error>,
+    /// The delivery thread sleeps on `data_ready`.
+    delivery_waiting: bool,
+    /// The reader sleeps on `space_ready` because the queue is full.
+    reader_waiting: bool,
 }
 
 struct Input {
@@ -226,7 +230,7 @@ struct Input {
     closed: bool,
 }
 
-/// What a session needs besides its socket and sink.
+/// Settings of a session, besides its socket and sink.
 pub struct SessionConfig {
     /// Names the session in messages ("container c1", "exec session s1").
     pub description: String,
@@ -246,7 +250,10 @@ struct Shared {
     socket: OwnedFd,
     config: SessionConfig,
     queue: Mutex<Queue>,
-    queue_changed: Condvar,
+    /// Signals the delivery thread: bytes queued, reader done, or abort.
+    data_ready: Condvar,
+    /// Signals the reader: room in the queue, or abort.
+    space_ready: Condvar,
     input: Mutex<Input>,
     detached: AtomicBool,
     result: Mutex<Option<(Result<AttachOutcome>, i32)>>,
@@ -302,7 +309,8 @@ impl AttachSession {
             socket,
             config,
             queue: Mutex::new(Queue::default()),
-            queue_changed: Condvar::new(),
+            data_ready: Condvar::new(),
+            space_ready: Condvar::new(),
             input: Mutex::new(Input {
                 matcher,
                 closed: false,
@@ -486,72 +494,185 @@ impl Shared {
                 queue.abort = Some(error);
             }
         }
-        self.queue_changed.notify_all();
+        self.data_ready.notify_all();
+        self.space_ready.notify_all();
         let _ = socket::shutdown(self.socket.as_raw_fd(), Shutdown::Both);
+    }
+}
+
+/// Most bytes the reader collects without the queue's lock before it hands them over.
+const READ_BATCH: usize = 256 * 1024;
+
+/// How long the reader waits for more output before it hands a batch over, while output
+/// streams in bulk. Handing every packet over on its own costs a thread wake-up per 8 KiB;
+/// waiting for the next packet lets a fast stream travel in large batches. Output that
+/// trickles (the last batch was small) is handed over at once, with no added latency.
+const COALESCE_WAIT: Duration = Duration::from_millis(2);
+
+/// Size of the previous batch from which on the reader treats output as bulk.
+const BULK_BATCH: usize = 64 * 1024;
+
+/// Appends `data` of `stream` to `chunks`, extending the last chunk while it is of the same
+/// stream and below [`MAX_DELIVERY`], so the delivery thread can hand over large runs.
+fn append_chunk(chunks: &mut VecDeque<(Stream, Vec<u8>)>, stream: Stream, data: &[u8]) {
+    if let Some((last_stream, last)) = chunks.back_mut() {
+        if *last_stream == stream && last.len() + data.len() <= MAX_DELIVERY {
+            last.extend_from_slice(data);
+            return;
+        }
+    }
+    let mut chunk = Vec::with_capacity(data.len().max(64 * 1024).min(MAX_DELIVERY));
+    chunk.extend_from_slice(data);
+    chunks.push_back((stream, chunk));
+}
+
+/// The result of one receive.
+enum Received {
+    Packet(usize),
+    WouldBlock,
+    Eof,
+    Failed(Error),
+}
+
+fn receive(shared: &Shared, buffer: &mut [u8], flags: MsgFlags) -> Received {
+    loop {
+        return match socket::recv(shared.socket.as_raw_fd(), buffer, flags) {
+            Ok(0) => Received::Eof,
+            Ok(n) => Received::Packet(n),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(nix::errno::Errno::EAGAIN) => Received::WouldBlock,
+            Err(nix::errno::Errno::ECONNRESET) => Received::Eof,
+            Err(err) => Received::Failed(Error::errno(
+                format!(
+                    "{}: cannot read the attach socket",
+                    shared.config.description
+                ),
+                err,
+            )),
+        };
+    }
+}
+
+/// Moves the staged chunks into the queue and wakes the delivery thread if it waits.
+fn hand_over(shared: &Shared, staged: &mut VecDeque<(Stream, Vec<u8>)>, staged_bytes: &mut usize) {
+    if staged.is_empty() {
+        return;
+    }
+    let mut queue = lock(&shared.queue);
+    queue.bytes += *staged_bytes;
+    for (stream, data) in staged.drain(..) {
+        append_chunk(&mut queue.chunks, stream, &data);
+    }
+    *staged_bytes = 0;
+    let wake = queue.delivery_waiting;
+    drop(queue);
+    if wake {
+        shared.data_ready.notify_one();
+    }
+}
+
+/// Sets how long a receive on the attach socket may block: `None` for no limit.
+fn set_receive_timeout(shared: &Shared, timeout: Option<Duration>) {
+    let value = nix::sys::time::TimeVal::from(
+        timeout
+            .map(|t| libc::timeval {
+                tv_sec: t.as_secs() as libc::time_t,
+                tv_usec: t.subsec_micros() as libc::suseconds_t,
+            })
+            .unwrap_or(libc::timeval {
+                tv_sec: 0,
+                tv_usec: 0,
+            }),
+    );
+    if let Err(err) = socket::setsockopt(&shared.socket, socket::sockopt::ReceiveTimeout, &value) {
+        log::debug!(
+            "{}: cannot set the receive timeout: {}",
+            shared.config.description,
+            err
+        );
     }
 }
 
 fn run_reader(shared: &Shared) {
     let mut buffer = vec![0u8; PACKET_BUFFER];
-    loop {
+    let mut staged: VecDeque<(Stream, Vec<u8>)> = VecDeque::new();
+    let mut staged_bytes = 0usize;
+    let batch_limit = READ_BATCH.min(shared.config.buffer_limit);
+    let mut bulk = false;
+    'read: loop {
         {
             let mut queue = lock(&shared.queue);
             while queue.bytes >= shared.config.buffer_limit && queue.abort.is_none() {
+                queue.reader_waiting = true;
                 queue = shared
-                    .queue_changed
+                    .space_ready
                     .wait(queue)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
+                queue.reader_waiting = false;
             }
             if queue.abort.is_some() {
                 break;
             }
         }
-        let received = match socket::recv(shared.socket.as_raw_fd(), &mut buffer, MsgFlags::empty())
-        {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(nix::errno::Errno::ECONNRESET) => break,
-            Err(err) => {
-                lock(&shared.queue).reader_error = Some(Error::errno(
-                    format!(
-                        "{}: cannot read the attach socket",
-                        shared.config.description
-                    ),
-                    err,
-                ));
+        // One blocking receive, then whatever else is ready without blocking, up to a batch:
+        // the queue's lock is taken once per batch rather than once per packet.
+        // The first receive of a batch blocks without limit. In bulk, the following ones block
+        // for at most COALESCE_WAIT, so a batch grows while packets keep coming; otherwise
+        // they do not block at all.
+        let mut timed = false;
+        let mut flags = MsgFlags::empty();
+        loop {
+            let received = match receive(shared, &mut buffer, flags) {
+                Received::Packet(n) => n,
+                Received::WouldBlock => break,
+                Received::Eof => {
+                    hand_over(shared, &mut staged, &mut staged_bytes);
+                    break 'read;
+                }
+                Received::Failed(err) => {
+                    hand_over(shared, &mut staged, &mut staged_bytes);
+                    lock(&shared.queue).reader_error = Some(err);
+                    break 'read;
+                }
+            };
+            if bulk && !timed {
+                set_receive_timeout(shared, Some(COALESCE_WAIT));
+                timed = true;
+            } else if !bulk {
+                flags = MsgFlags::MSG_DONTWAIT;
+            }
+            let stream = match buffer[0] {
+                2 => Stream::Stdout,
+                3 => Stream::Stderr,
+                other => {
+                    log::warn!(
+                        "{}: ignoring attach packet of unknown stream {}",
+                        shared.config.description,
+                        other
+                    );
+                    continue;
+                }
+            };
+            let wanted = match stream {
+                Stream::Stdout => shared.config.stdout,
+                Stream::Stderr => shared.config.stderr,
+            };
+            if wanted && received > 1 {
+                append_chunk(&mut staged, stream, &buffer[1..received]);
+                staged_bytes += received - 1;
+            }
+            if staged_bytes >= batch_limit {
                 break;
             }
-        };
-        let stream = match buffer[0] {
-            2 => Stream::Stdout,
-            3 => Stream::Stderr,
-            other => {
-                log::warn!(
-                    "{}: ignoring attach packet of unknown stream {}",
-                    shared.config.description,
-                    other
-                );
-                continue;
-            }
-        };
-        let wanted = match stream {
-            Stream::Stdout => shared.config.stdout,
-            Stream::Stderr => shared.config.stderr,
-        };
-        if !wanted || received == 1 {
-            continue;
         }
-        let mut queue = lock(&shared.queue);
-        queue.bytes += received - 1;
-        queue
-            .chunks
-            .push_back((stream, buffer[1..received].to_vec()));
-        drop(queue);
-        shared.queue_changed.notify_all();
+        if timed {
+            set_receive_timeout(shared, None);
+        }
+        bulk = staged_bytes >= BULK_BATCH;
+        hand_over(shared, &mut staged, &mut staged_bytes);
     }
     lock(&shared.queue).reader_done = true;
-    shared.queue_changed.notify_all();
+    shared.data_ready.notify_all();
 }
 
 /// Takes the next run of queued bytes of one stream, or `None` when the session is over.
@@ -561,25 +682,24 @@ fn next_delivery(shared: &Shared) -> Option<(Stream, Vec<u8>)> {
         if queue.abort.is_some() {
             return None;
         }
-        if let Some((stream, mut data)) = queue.chunks.pop_front() {
-            while data.len() < MAX_DELIVERY
-                && queue.chunks.front().is_some_and(|(s, _)| *s == stream)
-            {
-                let (_, more) = queue.chunks.pop_front().expect("front exists");
-                data.extend_from_slice(&more);
-            }
+        if let Some((stream, data)) = queue.chunks.pop_front() {
             queue.bytes -= data.len();
+            let wake = queue.reader_waiting && queue.bytes < shared.config.buffer_limit;
             drop(queue);
-            shared.queue_changed.notify_all();
+            if wake {
+                shared.space_ready.notify_one();
+            }
             return Some((stream, data));
         }
         if queue.reader_done {
             return None;
         }
+        queue.delivery_waiting = true;
         queue = shared
-            .queue_changed
+            .data_ready
             .wait(queue)
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        queue.delivery_waiting = false;
     }
 }
 
