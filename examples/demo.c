@@ -11,7 +11,9 @@
  *      at once);
  *   3. a container whose output streams live through callbacks while the demo writes to its
  *      stdin;
- *   4. a terminal container resized while it runs, which prints its size with `stty size`.
+ *   4. a terminal container resized while it runs, which prints its size with `stty size`;
+ *   5. exec sessions in a running container: an attached one, a detached one whose status the
+ *      demo polls, and one on a terminal that is resized while it runs.
  * State lives in a temporary directory that the demo removes at the end.
  */
 #define _GNU_SOURCE
@@ -301,6 +303,74 @@ cleanup:
     return ok;
 }
 
+static int step_exec(ocirt_runtime *rt)
+{
+    char config[8192];
+    char session[64];
+    ocirt_container *ctr = NULL;
+    ocirt_attach *attach = NULL;
+    ocirt_attach_callbacks out = {"exec", print_chunk, print_stderr_chunk, NULL, NULL};
+    ocirt_attach_callbacks tty = {"exec tty", print_chunk, NULL, NULL, NULL};
+    ocirt_attach_outcome outcome;
+    int32_t pid = 0;
+    int32_t code = -1;
+    bool running = true;
+    int ok = 0;
+
+    printf("== step 5: exec sessions in a running container\n");
+    if (!inline_config(config, sizeof(config), "exec", "[\"sleep\", \"1000\"]", 0, ""))
+        return 0;
+    TRY(ocirt_container_new(rt, config, &ctr));
+    TRY(ocirt_container_create(ctr, NULL));
+    TRY(ocirt_container_start(ctr));
+
+    printf("-- attached exec: sh -c 'echo hello from exec as uid $(id -u); exit 4'\n");
+    snprintf(session, sizeof(session), "attached-%d", (int)getpid());
+    TRY(ocirt_exec_start(ctr, session,
+                         "{\"cmd\": [\"sh\", \"-c\", \"echo hello from exec as uid $(id -u); exit 4\"]}",
+                         &out, &pid, &attach));
+    TRY(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    printf("   exec pid %d exited with code %d\n", pid, code);
+    ocirt_attach_free(attach);
+    attach = NULL;
+    TRY(ocirt_exec_cleanup(ctr, session));
+
+    printf("-- detached exec: sh -c 'sleep 1; exit 7', polling its status\n");
+    snprintf(session, sizeof(session), "detached-%d", (int)getpid());
+    TRY(ocirt_exec_start(ctr, session, "{\"cmd\": [\"sh\", \"-c\", \"sleep 1; exit 7\"]}", NULL,
+                         &pid, NULL));
+    while (running) {
+        TRY(ocirt_exec_update_status(ctr, session, &running, &code));
+        if (running) {
+            printf("   pid %d still running\n", pid);
+            usleep(400 * 1000);
+        }
+    }
+    printf("   exited with code %d\n", code);
+    TRY(ocirt_exec_cleanup(ctr, session));
+
+    printf("-- exec on a terminal at 80x24, resized to 120x40 while it runs\n");
+    snprintf(session, sizeof(session), "tty-%d", (int)getpid());
+    TRY(ocirt_exec_start(ctr, session,
+                         "{\"cmd\": [\"sh\", \"-c\", \"echo size: $(stty size); read x;"
+                         " echo size: $(stty size)\"], \"terminal\": true, \"stdin\": true,"
+                         " \"width\": 80, \"height\": 24}",
+                         &tty, &pid, &attach));
+    usleep(300 * 1000);
+    TRY(ocirt_exec_resize(ctr, session, 120, 40));
+    TRY(ocirt_attach_write(attach, (const uint8_t *)"\n", 1));
+    TRY(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    printf("   exited with code %d\n", code);
+    TRY(ocirt_exec_cleanup(ctr, session));
+
+    TRY(ocirt_container_stop(ctr, 0, false));
+    ok = 1;
+cleanup:
+    ocirt_attach_free(attach);
+    delete_container(ctr);
+    return ok;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -335,7 +405,8 @@ int main(int argc, char **argv)
     TRY(ocirt_runtime_info(rt, &info));
     printf("   runtime info: %s\n", info);
 
-    ok = step_short(rt) && step_stop(rt) && step_streaming(rt) && step_terminal(rt);
+    ok = step_short(rt) && step_stop(rt) && step_streaming(rt) && step_terminal(rt) &&
+         step_exec(rt);
 cleanup:
     ocirt_runtime_free(rt);
     ocirt_string_free(info);

@@ -28,6 +28,21 @@
 #define DEFAULT_BUFFER_LIMIT ((8 * 1024) * 1024)
 
 /**
+ * Exit code recorded for a command the runtime could not find (as a shell reports it).
+ */
+#define EXIT_NOT_FOUND 127
+
+/**
+ * Exit code recorded for a command the runtime could not execute.
+ */
+#define EXIT_PERMISSION_DENIED 126
+
+/**
+ * Exit code recorded for any other failure to start the command.
+ */
+#define EXIT_START_FAILED 125
+
+/**
  * Maximum length of a container or exec session id in bytes. Podman's ids are 64 hex digits; the bound keeps socket
  * paths built from ids (`<socket dir>/<id>/attach`) within reach of the 108-byte `sun_path`
  * for ordinary directories.
@@ -741,6 +756,129 @@ ocirt_result ocirt_container_attach_socket_path(const ocirt_container *container
  * `container` is a live handle; `options_json` is NULL or a NUL-terminated string.
  */
 ocirt_result ocirt_container_checkpoint(const ocirt_container *container, const char *options_json);
+
+/**
+ * Starts an exec session (`ExecContainer`): runs `options_json`'s command in the running
+ * container under its own conmon, and returns as soon as the command runs, writing its host
+ * pid to `*pid` and a session handle to `*attach`.
+ *
+ * `session_id` names the session (the same rules as container ids; unique per container).
+ * `options_json` fields: `cmd` (array, required), `env` (object or `NAME=value` array, added
+ * to the container's), `terminal` (bool), `width` and `height` (initial terminal size),
+ * `cwd`, `user` (`uid`, `uid:gid`, `name` or `name:group`, looked up in the container's
+ * `/etc/passwd` and `/etc/group`; default the container's user), `cap_add` (array),
+ * `preserve_fds` (count of this process's descriptors from 3 on, checked to be open),
+ * `stdin`, `stdout`, `stderr`, `detach_keys`, `exit_command`, `exit_command_delay`,
+ * `buffer_limit`.
+ *
+ * With `callbacks`, the output streams to them as in `ocirt_container_attach` and stdin is
+ * written with `ocirt_attach_write`; `ocirt_attach_wait` gives the outcome and the exit code
+ * (0-255, 128+N after signal N). With `callbacks` NULL the session runs detached;
+ * `ocirt_attach_wait` still waits for the exit code, and `attach` may then be NULL.
+ * A command the runtime cannot find fails with `OCIRT_ERR_RUNTIME_NOT_FOUND` (exit code 127
+ * recorded), one it cannot execute with `OCIRT_ERR_RUNTIME_PERMISSION_DENIED` (126).
+ *
+ * # Safety
+ * `container` is a live handle; strings are NUL-terminated; `callbacks` is NULL or points to
+ * a callbacks struct (copied); `pid` is writable; `attach` is writable, or NULL when
+ * `callbacks` is NULL.
+ */
+ocirt_result ocirt_exec_start(const ocirt_container *container,
+                              const char *session_id,
+                              const char *options_json,
+                              const ocirt_attach_callbacks *callbacks,
+                              int32_t *pid,
+                              ocirt_attach **attach);
+
+/**
+ * Starts an exec session streamed over a connection the host hijacked from its HTTP server
+ * (`ExecContainerHTTP`). Returns as soon as the command runs, with its pid in `*pid` and a
+ * handle in `*attach` (NULL allowed) whose `ocirt_attach_wait` returns when the streams end,
+ * with the exit code.
+ *
+ * The library owns `conn_fd` from the call on and closes it when the session is over,
+ * whatever the result. The streams are framed as in `ocirt_container_http_attach`, with the
+ * session's `terminal` deciding between framed and raw output; `http_options_json` (NULL for
+ * the defaults) selects `stdin`, `stdout`, `stderr`, `detach_keys`, `hijack_header` and
+ * `buffer_limit`. `buffered` holds bytes the HTTP parser already read past the request.
+ * `cancel`, when not NULL, ends the streaming early; the token must stay alive until the
+ * session is over.
+ *
+ * # Safety
+ * As for `ocirt_exec_start`; `conn_fd` is an open descriptor the caller gives up;
+ * `buffered` points to `buffered_len` bytes (NULL when 0); `cancel` is NULL or a live token.
+ */
+ocirt_result ocirt_exec_start_http(const ocirt_container *container,
+                                   const char *session_id,
+                                   const char *options_json,
+                                   int conn_fd,
+                                   const char *http_options_json,
+                                   const uint8_t *buffered,
+                                   size_t buffered_len,
+                                   const ocirt_cancel *cancel,
+                                   int32_t *pid,
+                                   ocirt_attach **attach);
+
+/**
+ * Sets the terminal size of a running terminal exec session (`ExecAttachResize`):
+ * `width` columns, `height` rows, each at least 1. `OCIRT_ERR_EXEC_STATE_INVALID` for a
+ * session without a terminal or one that exited.
+ *
+ * # Safety
+ * `container` is a live handle; `session_id` is a NUL-terminated string.
+ */
+ocirt_result ocirt_exec_resize(const ocirt_container *container,
+                               const char *session_id,
+                               uint16_t width,
+                               uint16_t height);
+
+/**
+ * Stops an exec session's command (`ExecStopContainer`): SIGTERM, then SIGKILL after
+ * `timeout_s` seconds (at once for 0). Returns as soon as the command is gone, with its
+ * exit code recorded; a session that already exited succeeds at once.
+ *
+ * # Safety
+ * `container` is a live handle; `session_id` is a NUL-terminated string.
+ */
+ocirt_result ocirt_exec_stop(const ocirt_container *container,
+                             const char *session_id,
+                             uint32_t timeout_s);
+
+/**
+ * Writes whether an exec session's command still runs to `*running` and, once it exited,
+ * its exit code to `*exit_code` (-1 while it runs) (`ExecUpdateStatus`). Works from any
+ * process, from the session's files; a pid reused by another process is not mistaken for
+ * the command.
+ *
+ * # Safety
+ * `container` is a live handle; `session_id` is a NUL-terminated string; `running` and
+ * `exit_code` are writable.
+ */
+ocirt_result ocirt_exec_update_status(const ocirt_container *container,
+                                      const char *session_id,
+                                      bool *running,
+                                      int32_t *exit_code);
+
+/**
+ * Removes every file of an exited exec session, its socket link included
+ * (`ExecContainerCleanup`). `OCIRT_ERR_EXEC_STATE_INVALID` while the command runs.
+ *
+ * # Safety
+ * `container` is a live handle; `session_id` is a NUL-terminated string.
+ */
+ocirt_result ocirt_exec_cleanup(const ocirt_container *container, const char *session_id);
+
+/**
+ * Writes the path of an exec session's attach socket (`ExecAttachSocketPath()`,
+ * `<socket dir>/<session id>/attach`) to `*out`, owned by the caller (free it with
+ * `ocirt_string_free`).
+ *
+ * # Safety
+ * `container` is a live handle; `session_id` is a NUL-terminated string; `out` is writable.
+ */
+ocirt_result ocirt_exec_attach_socket_path(const ocirt_container *container,
+                                           const char *session_id,
+                                           char **out);
 
 /**
  * Creates a runtime handle from a JSON configuration.

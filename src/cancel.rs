@@ -30,6 +30,20 @@ impl Cancel {
         }
     }
 
+    /// Returns a second handle to the same token (a duplicated descriptor), for a thread that
+    /// must own what it watches.
+    pub fn try_clone(&self) -> Result<Cancel> {
+        let fd = nix::fcntl::fcntl(&self.fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(0))
+            .map_err(|err| Error::errno("cannot duplicate the cancel token", err))?;
+        // SAFETY: fcntl returned a new descriptor of the same eventfd, owned from here on.
+        let fd = unsafe {
+            EventFd::from_owned_fd(
+                <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd),
+            )
+        };
+        Ok(Cancel { fd })
+    }
+
     /// Returns whether the token was triggered.
     pub fn is_triggered(&self) -> bool {
         crate::process::pidfd_exited(self.fd.as_fd())

@@ -12,6 +12,7 @@ pub mod cancel;
 pub mod conmon;
 pub mod container;
 pub mod error;
+pub mod exec;
 pub mod exit_watch;
 pub mod ffi;
 pub mod ids;

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::attach::http::HttpAttachOptions;
-use crate::attach::{AttachOptions, AttachOutcome, AttachSession, OutputSink};
+use crate::attach::{AttachOptions, AttachOutcome, AttachSession, OutputSink, SessionHandle};
 use crate::cancel::Cancel;
 use crate::container::Container;
 use crate::error::Result;
+use crate::exec::{ExecOptions, Streams};
 
 /// Options of a restore (`CreateContainer` with restore options).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -129,6 +130,53 @@ pub trait OciRuntime: Send + Sync {
 
     /// `AttachResize`: sets the terminal size of a terminal container.
     fn attach_resize(&self, ctr: &Container, width: u16, height: u16) -> Result<()>;
+
+    /// `ExecContainer`: runs a command in the running container under its own conmon.
+    /// Returns as soon as the command runs, with its host pid and a handle that follows the
+    /// session: `streams` selects callbacks, or none (detached).
+    fn exec_container(
+        &self,
+        ctr: &Container,
+        session_id: &str,
+        options: &ExecOptions,
+        streams: Streams,
+    ) -> Result<(i32, Box<dyn SessionHandle>)>;
+
+    /// `ExecContainerHTTP`: as `exec_container`, with the streams on a hijacked HTTP
+    /// connection (framed as HTTP attach), which the session owns and closes.
+    #[allow(clippy::too_many_arguments)]
+    fn exec_container_http(
+        &self,
+        ctr: &Container,
+        session_id: &str,
+        options: &ExecOptions,
+        conn: OwnedFd,
+        http_options: HttpAttachOptions,
+        buffered: Vec<u8>,
+        cancel: Option<Cancel>,
+    ) -> Result<(i32, Box<dyn SessionHandle>)>;
+
+    /// `ExecAttachResize`: sets the terminal size of a terminal exec session.
+    fn exec_attach_resize(
+        &self,
+        ctr: &Container,
+        session_id: &str,
+        width: u16,
+        height: u16,
+    ) -> Result<()>;
+
+    /// `ExecStopContainer`: SIGTERM, then SIGKILL after `timeout_s` seconds (at once for 0);
+    /// returns when the command is gone.
+    fn exec_stop_container(&self, ctr: &Container, session_id: &str, timeout_s: u32) -> Result<()>;
+
+    /// `ExecUpdateStatus`: whether the command still runs, and its exit code once it exited.
+    fn exec_update_status(&self, ctr: &Container, session_id: &str) -> Result<(bool, Option<i32>)>;
+
+    /// `ExecContainerCleanup`: removes every file of an exited session.
+    fn exec_container_cleanup(&self, ctr: &Container, session_id: &str) -> Result<()>;
+
+    /// `ExecAttachSocketPath`: the path of the session's attach socket.
+    fn exec_attach_socket_path(&self, ctr: &Container, session_id: &str) -> Result<PathBuf>;
 
     /// `CheckpointContainer`: checkpoints the container with CRIU through the runtime.
     fn checkpoint_container(&self, ctr: &Container, options: &CheckpointOptions) -> Result<()>;

@@ -11,6 +11,7 @@ use std::ptr;
 use common::*;
 use ocirt::ffi::attach::*;
 use ocirt::ffi::container::*;
+use ocirt::ffi::exec::*;
 use ocirt::ffi::runtime::*;
 use ocirt::ffi::*;
 use ocirt::ocirt_result;
@@ -356,6 +357,31 @@ fn bad_calls() -> Vec<BadCall> {
         bad("ocirt_container_http_attach", INVALID, "at least one", |h| unsafe { ocirt_container_http_attach(h.container, devnull(), c(r#"{"stdin": false, "stdout": false, "stderr": false}"#).as_ptr(), ptr::null(), 0, ptr::null()) }),
         bad("ocirt_container_http_attach", INVALID, "unknown field `logs`", |h| unsafe { ocirt_container_http_attach(h.container, devnull(), c(r#"{"logs": true}"#).as_ptr(), ptr::null(), 0, ptr::null()) }),
         bad("ocirt_container_http_attach", GONE, "deleted", |h| unsafe { ocirt_container_http_attach(h.deleted, devnull(), ptr::null(), ptr::null(), 0, ptr::null()) }),
+        bad("ocirt_exec_start", NULL_ARG, "\"session_id\"", |h| unsafe { ocirt_exec_start(h.container, ptr::null(), c(r#"{"cmd": ["true"]}"#).as_ptr(), ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start", NULL_ARG, "\"options_json\"", |h| unsafe { ocirt_exec_start(h.container, c("s1").as_ptr(), ptr::null(), ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start", NULL_ARG, "\"pid\"", |h| unsafe { ocirt_exec_start(h.container, c("s1").as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()) }),
+        bad("ocirt_exec_start", NULL_ARG, "\"attach\"", |h| unsafe { ocirt_exec_start(h.container, c("s1").as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), &no_callbacks(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start", INVALID, "\"a/b\"", |h| unsafe { ocirt_exec_start(h.container, c("a/b").as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start", INVALID, "300 bytes", |h| unsafe { ocirt_exec_start(h.container, c(&"s".repeat(300)).as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start", INVALID, "UTF-8", |h| unsafe { ocirt_exec_start(h.container, b"s\xff\0".as_ptr().cast(), c(r#"{"cmd": ["true"]}"#).as_ptr(), ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start", INVALID, "\"cmd\"", |h| unsafe { ocirt_exec_start(h.container, c("s1").as_ptr(), c(r#"{"cmd": []}"#).as_ptr(), ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start", INVALID, "unknown field `command`", |h| unsafe { ocirt_exec_start(h.container, c("s1").as_ptr(), c(r#"{"command": ["true"]}"#).as_ptr(), ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start", OCIRT_ERR_CONTAINER_STATE_INVALID, "configured", |h| unsafe { ocirt_exec_start(h.container, c("s1").as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start", GONE, "deleted", |h| unsafe { ocirt_exec_start(h.deleted, c("s1").as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start_http", INVALID, "conn_fd -1", |h| unsafe { ocirt_exec_start_http(h.container, c("s1").as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), -1, ptr::null(), ptr::null(), 0, ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start_http", NULL_ARG, "\"session_id\"", |h| unsafe { ocirt_exec_start_http(h.container, ptr::null(), c(r#"{"cmd": ["true"]}"#).as_ptr(), devnull(), ptr::null(), ptr::null(), 0, ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start_http", INVALID, "HTTP attach options is not valid JSON", |h| unsafe { ocirt_exec_start_http(h.container, c("s1").as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), devnull(), c("{").as_ptr(), ptr::null(), 0, ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_start_http", GONE, "deleted", |h| unsafe { ocirt_exec_start_http(h.deleted, c("s1").as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), devnull(), ptr::null(), ptr::null(), 0, ptr::null(), &mut 0, ptr::null_mut()) }),
+        bad("ocirt_exec_resize", OCIRT_ERR_NO_SUCH_EXEC_SESSION, "\"s1\"", |h| unsafe { ocirt_exec_resize(h.container, c("s1").as_ptr(), 80, 24) }),
+        bad("ocirt_exec_resize", NULL_ARG, "\"session_id\"", |h| unsafe { ocirt_exec_resize(h.container, ptr::null(), 80, 24) }),
+        bad("ocirt_exec_stop", OCIRT_ERR_NO_SUCH_EXEC_SESSION, "\"s1\"", |h| unsafe { ocirt_exec_stop(h.container, c("s1").as_ptr(), 0) }),
+        bad("ocirt_exec_stop", INVALID, "\"..\"", |h| unsafe { ocirt_exec_stop(h.container, c("..").as_ptr(), 0) }),
+        bad("ocirt_exec_update_status", OCIRT_ERR_NO_SUCH_EXEC_SESSION, "\"s1\"", |h| unsafe { ocirt_exec_update_status(h.container, c("s1").as_ptr(), &mut false, &mut 0) }),
+        bad("ocirt_exec_update_status", NULL_ARG, "\"running\"", |h| unsafe { ocirt_exec_update_status(h.container, c("s1").as_ptr(), ptr::null_mut(), &mut 0) }),
+        bad("ocirt_exec_update_status", GONE, "deleted", |h| unsafe { ocirt_exec_update_status(h.deleted, c("s1").as_ptr(), &mut false, &mut 0) }),
+        bad("ocirt_exec_cleanup", OCIRT_ERR_NO_SUCH_EXEC_SESSION, "\"s1\"", |h| unsafe { ocirt_exec_cleanup(h.container, c("s1").as_ptr()) }),
+        bad("ocirt_exec_attach_socket_path", OCIRT_ERR_NO_SUCH_EXEC_SESSION, "\"s1\"", |h| unsafe { ocirt_exec_attach_socket_path(h.container, c("s1").as_ptr(), &mut ptr::null_mut()) }),
+        bad("ocirt_exec_attach_socket_path", NULL_ARG, "\"out\"", |h| unsafe { ocirt_exec_attach_socket_path(h.container, c("s1").as_ptr(), ptr::null_mut()) }),
     ];
     // Every function taking a runtime or container handle rejects NULL with the argument name.
     for (name, call) in [
@@ -389,6 +415,13 @@ fn bad_calls() -> Vec<BadCall> {
         ("ocirt_container_exit_file_path", || unsafe { ocirt_container_exit_file_path(ptr::null(), &mut ptr::null_mut()) }),
         ("ocirt_container_attach_socket_path", || unsafe { ocirt_container_attach_socket_path(ptr::null(), &mut ptr::null_mut()) }),
         ("ocirt_container_checkpoint", || unsafe { ocirt_container_checkpoint(ptr::null(), ptr::null()) }),
+        ("ocirt_exec_start", || unsafe { ocirt_exec_start(ptr::null(), c("s").as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), ptr::null(), &mut 0, ptr::null_mut()) }),
+        ("ocirt_exec_start_http", || unsafe { ocirt_exec_start_http(ptr::null(), c("s").as_ptr(), c(r#"{"cmd": ["true"]}"#).as_ptr(), devnull(), ptr::null(), ptr::null(), 0, ptr::null(), &mut 0, ptr::null_mut()) }),
+        ("ocirt_exec_resize", || unsafe { ocirt_exec_resize(ptr::null(), c("s").as_ptr(), 80, 24) }),
+        ("ocirt_exec_stop", || unsafe { ocirt_exec_stop(ptr::null(), c("s").as_ptr(), 0) }),
+        ("ocirt_exec_update_status", || unsafe { ocirt_exec_update_status(ptr::null(), c("s").as_ptr(), &mut false, &mut 0) }),
+        ("ocirt_exec_cleanup", || unsafe { ocirt_exec_cleanup(ptr::null(), c("s").as_ptr()) }),
+        ("ocirt_exec_attach_socket_path", || unsafe { ocirt_exec_attach_socket_path(ptr::null(), c("s").as_ptr(), &mut ptr::null_mut()) }),
     ] {
         calls.push(bad(name, NULL_ARG, "\"container\"", move |_| call()));
     }

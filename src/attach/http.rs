@@ -211,7 +211,7 @@ fn pump_stdin(session: &AttachSession, conn: &OwnedFd, buffered: &[u8], stop: &E
 
 /// Runs a started session over `conn` until its streams end, it detaches, or `cancel` fires.
 pub fn run(
-    session: AttachSession,
+    session: Arc<AttachSession>,
     conn: Arc<OwnedFd>,
     stdin: bool,
     buffered: &[u8],
@@ -219,7 +219,6 @@ pub fn run(
 ) -> Result<AttachOutcome> {
     let stop = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
         .map_err(|err| Error::errno("cannot create an eventfd", err))?;
-    let session = Arc::new(session);
     let stop = Arc::new(stop);
     let pump = if stdin {
         let session = Arc::clone(&session);

@@ -277,6 +277,37 @@ pub enum WriteOutcome {
     Detached,
 }
 
+/// A session the host holds a handle to: an attach session, or an exec session with or
+/// without attached streams. Every method may be called from any thread.
+pub trait SessionHandle: Send + Sync {
+    /// Writes stdin bytes (see [`AttachSession::write`]).
+    fn write(&self, data: &[u8]) -> Result<WriteOutcome>;
+    /// Ends stdin.
+    fn close_stdin(&self) -> Result<()>;
+    /// Detaches from the streams; the process keeps running.
+    fn detach(&self);
+    /// Waits until the session is over; `None` when `timeout` passed first.
+    fn wait(&self, timeout: Option<Duration>) -> Option<(Result<AttachOutcome>, i32)>;
+}
+
+impl SessionHandle for AttachSession {
+    fn write(&self, data: &[u8]) -> Result<WriteOutcome> {
+        AttachSession::write(self, data)
+    }
+
+    fn close_stdin(&self) -> Result<()> {
+        AttachSession::close_stdin(self)
+    }
+
+    fn detach(&self) {
+        AttachSession::detach(self)
+    }
+
+    fn wait(&self, timeout: Option<Duration>) -> Option<(Result<AttachOutcome>, i32)> {
+        AttachSession::wait(self, timeout)
+    }
+}
+
 /// A running attach session. Dropping it stops the session and waits for its threads (the
 /// sink's `finish` has run when the drop returns).
 pub struct AttachSession {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::attach::http::HttpAttachOptions;
 use crate::attach::{
-    AttachOptions, AttachOutcome, AttachSession, OutputSink, Stream, WriteOutcome,
+    AttachOptions, AttachOutcome, OutputSink, SessionHandle, Stream, WriteOutcome,
 };
 use crate::cancel::Cancel;
 use crate::error::{ocirt_result, Error, Result};
@@ -73,7 +73,7 @@ pub enum ocirt_attach_outcome {
 /// any thread, also concurrently. Free it with `ocirt_attach_free`, never from inside one of
 /// its callbacks.
 pub struct ocirt_attach {
-    pub(crate) session: AttachSession,
+    pub(crate) session: Box<dyn SessionHandle>,
 }
 
 /// A cancellation token for blocking calls such as `ocirt_container_http_attach`.
@@ -186,7 +186,12 @@ pub unsafe extern "C" fn ocirt_container_attach(
         let sink = Box::new(CallbackSink::new(*callbacks));
         let runtime = Arc::clone(container.inner.runtime());
         let session = runtime.attach(&container.inner, &options, sink)?;
-        write_out(out, Box::into_raw(Box::new(ocirt_attach { session })));
+        write_out(
+            out,
+            Box::into_raw(Box::new(ocirt_attach {
+                session: Box::new(session),
+            })),
+        );
         Ok(())
     })
 }

@@ -19,6 +19,7 @@
 pub mod attach;
 pub(crate) mod boundary;
 pub mod container;
+pub mod exec;
 pub mod runtime;
 
 use std::ffi::{c_char, c_void, CString};

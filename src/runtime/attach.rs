@@ -123,7 +123,7 @@ pub fn http_attach(
     };
     let sink = Box::new(HttpSink::new(Arc::clone(&conn), ctr.terminal()));
     let session = AttachSession::start(socket, config, sink, None)?;
-    http::run(session, conn, options.stdin, buffered, cancel)
+    http::run(Arc::new(session), conn, options.stdin, buffered, cancel)
 }
 
 pub fn resize(ctr: &Container, width: u16, height: u16) -> Result<()> {

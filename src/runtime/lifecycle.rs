@@ -1,7 +1,6 @@
 //! Container lifecycle: create (and restore), start, kill, stop, delete, pause, unpause and
 //! checkpoint.
 
-use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::os::fd::AsFd;
@@ -14,6 +13,7 @@ use crate::error::{ocirt_result, Error, Result};
 use crate::exit_watch::WaitOutcome;
 use crate::oci_runtime::{CheckpointOptions, OciRuntime, RestoreOptions};
 use crate::process;
+use crate::runtime::conmon_args;
 use crate::runtime::status::{self, EXIT_FILE_GRACE};
 use crate::runtime::ConmonRuntime;
 use crate::runtime_cli;
@@ -32,74 +32,41 @@ fn create_command(
     restore: Option<&RestoreOptions>,
 ) -> Result<ConmonCommand> {
     let config = ctr.config();
-    let mut args: Vec<OsString> = Vec::new();
-    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
-    let dir = ctr.dir().to_string_lossy().into_owned();
-    let pidfile = ctr.file("pidfile").to_string_lossy().into_owned();
-    let exit_dir = runtime.exit_dir().to_string_lossy().into_owned();
-    let socket_dir = runtime.socket_dir().to_string_lossy().into_owned();
-
-    // conmon 2.1.6 treats --api-version as a flag and ignores the "1" after it. Older conmon
-    // releases took a value, so the "1" stays.
-    push(&["--api-version", "1"]);
-    push(&["-c", ctr.id(), "-u", ctr.id()]);
-    push(&["-r", &runtime.path.to_string_lossy()]);
-    push(&["-b", &dir, "-p", &pidfile, "-n", config.name()]);
-    push(&["--exit-dir", &exit_dir, "--socket-dir-path", &socket_dir]);
-    if runtime.config().cgroup_manager == "systemd" && !config.no_cgroups {
-        push(&["-s"]);
-    }
-    match config.log_driver()? {
-        LogDriver::K8sFile => {
-            let log = format!("k8s-file:{}", ctr.log_path().display());
-            push(&["-l", &log]);
-        }
-        LogDriver::Journald => push(&["-l", "journald"]),
-        LogDriver::None => push(&["-l", "none"]),
-    }
+    let log = match config.log_driver()? {
+        LogDriver::K8sFile => format!("k8s-file:{}", ctr.log_path().display()),
+        LogDriver::Journald => "journald".to_string(),
+        LogDriver::None => "none".to_string(),
+    };
+    let pidfile = ctr.file("pidfile");
+    let oci_log = ctr.file("oci-log");
+    let target = conmon_args::Target {
+        cuuid: ctr.id(),
+        bundle: ctr.dir(),
+        pidfile: &pidfile,
+        exit_dir: runtime.exit_dir(),
+        log,
+        oci_log: &oci_log,
+    };
+    let mut args = conmon_args::shared(runtime, ctr, &target);
     let log_size_max = config.log_size_max.unwrap_or(runtime.config().log_size_max);
     if log_size_max >= 0 {
-        push(&["--log-size-max", &log_size_max.to_string()]);
-    }
-    push(&["--log-level", &runtime.config().conmon_log_level()]);
-    if runtime.config().is_debug() {
-        push(&["--syslog"]);
-    }
-    for arg in runtime.cli().global_args() {
-        push(&[&format!("--runtime-arg={}", arg)]);
-    }
-    if runtime.supports_json_errors() && !runtime.config().is_debug() {
-        push(&["--runtime-arg=--log-format=json"]);
-        push(&["--runtime-arg=--log"]);
-        push(&[&format!("--runtime-arg={}", ctr.file("oci-log").display())]);
+        args.push(&["--log-size-max", &log_size_max.to_string()]);
     }
     if let Some(tag) = &config.log_tag {
-        push(&["--log-tag", tag]);
-    }
-    if config.no_cgroups {
-        push(&["--runtime-arg=--cgroup-manager", "--runtime-arg=disabled"]);
+        args.push(&["--log-tag", tag]);
     }
     if ctr.terminal() {
-        push(&["-t"]);
+        args.push(&["-t"]);
     } else if config.stdin {
-        push(&["-i"]);
+        args.push(&["-i"]);
     }
-    let conmon_pidfile = ctr.conmon_pidfile().to_string_lossy().into_owned();
-    push(&["--conmon-pidfile", &conmon_pidfile]);
+    args.push_path("--conmon-pidfile", &ctr.conmon_pidfile());
     if runtime.config().no_pivot {
-        push(&["--no-pivot"]);
+        args.push(&["--no-pivot"]);
     }
-    if let Some((program, rest)) = config.exit_command.split_first() {
-        push(&["--exit-command", program]);
-        for arg in rest {
-            push(&["--exit-command-arg", arg]);
-        }
-        if let Some(delay) = config.exit_command_delay {
-            push(&["--exit-delay", &delay.to_string()]);
-        }
-    }
+    conmon_args::exit_command(&mut args, &config.exit_command, config.exit_command_delay);
     if config.preserve_fds > 0 {
-        push(&[
+        args.push(&[
             "--runtime-opt",
             "--preserve-fds",
             "--runtime-opt",
@@ -107,39 +74,19 @@ fn create_command(
         ]);
     }
     for arg in &config.runtime_args {
-        push(&["--runtime-opt", arg]);
+        args.push(&["--runtime-opt", arg]);
     }
     if let Some(restore) = restore {
-        let images = ctr.file("checkpoint").to_string_lossy().into_owned();
-        push(&["--restore", &images]);
+        args.push_path("--restore", &ctr.file("checkpoint"));
         if restore.tcp_established {
-            push(&["--runtime-opt", "--tcp-established"]);
+            args.push(&["--runtime-opt", "--tcp-established"]);
         }
     }
-
-    let mut env = runtime.config().conmon_env.clone();
-    env.push(format!(
-        "XDG_RUNTIME_DIR={}",
-        runtime.cli().xdg_runtime_dir()
-    ));
-    for key in ["_CONTAINERS_USERNS_CONFIGURED", "_CONTAINERS_ROOTLESS_UID"] {
-        env.push(format!(
-            "{}={}",
-            key,
-            std::env::var(key).unwrap_or_default()
-        ));
-    }
-    env.push(format!(
-        "HOME={}",
-        std::env::var("HOME").unwrap_or_else(|_| "/".to_string())
-    ));
-    if let Ok(notify) = std::env::var("NOTIFY_SOCKET") {
-        env.push(format!("NOTIFY_SOCKET={}", notify));
-    }
+    let env = conmon_args::environment(runtime);
 
     Ok(ConmonCommand {
         binary: runtime.conmon_path().to_path_buf(),
-        args,
+        args: args.0,
         env,
         cwd: ctr.dir().to_path_buf(),
         preserved_fds: (3..3 + config.preserve_fds as i32).collect(),
@@ -601,10 +548,16 @@ fn wait_for_recorded_exit(
 /// Removes the exit file, the socket link and the state directory; returns what failed.
 fn remove_container_files(runtime: &ConmonRuntime, ctr: &Container) -> Vec<String> {
     let mut failures = Vec::new();
-    for path in [
+    let mut paths = vec![
         runtime.exit_file_path_for(ctr.id()),
         runtime.socket_link_for(ctr.id()),
-    ] {
+    ];
+    paths.extend(
+        crate::exec::session_ids(ctr)
+            .iter()
+            .map(|id| runtime.socket_link_for(id)),
+    );
+    for path in paths {
         if let Err(err) = fs::remove_file(&path) {
             if err.kind() != io::ErrorKind::NotFound {
                 failures.push(format!("{}: {}", path.display(), err));

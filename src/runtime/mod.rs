@@ -2,6 +2,7 @@
 
 mod attach;
 pub mod config;
+pub(crate) mod conmon_args;
 mod info;
 mod lifecycle;
 pub mod probe;
@@ -264,6 +265,62 @@ impl OciRuntime for ConmonRuntime {
 
     fn attach_resize(&self, ctr: &Container, width: u16, height: u16) -> Result<()> {
         attach::resize(ctr, width, height)
+    }
+
+    fn exec_container(
+        &self,
+        ctr: &Container,
+        session_id: &str,
+        options: &crate::exec::ExecOptions,
+        streams: crate::exec::Streams,
+    ) -> Result<(i32, Box<dyn crate::attach::SessionHandle>)> {
+        crate::exec::start(self, ctr, session_id, options, streams)
+    }
+
+    fn exec_container_http(
+        &self,
+        ctr: &Container,
+        session_id: &str,
+        options: &crate::exec::ExecOptions,
+        conn: std::os::fd::OwnedFd,
+        http_options: crate::attach::http::HttpAttachOptions,
+        buffered: Vec<u8>,
+        cancel: Option<crate::cancel::Cancel>,
+    ) -> Result<(i32, Box<dyn crate::attach::SessionHandle>)> {
+        let streams = crate::exec::Streams::Http {
+            conn,
+            options: http_options,
+            buffered,
+            cancel,
+        };
+        crate::exec::start(self, ctr, session_id, options, streams)
+    }
+
+    fn exec_attach_resize(
+        &self,
+        ctr: &Container,
+        session_id: &str,
+        width: u16,
+        height: u16,
+    ) -> Result<()> {
+        crate::exec::resize(ctr, session_id, width, height)
+    }
+
+    fn exec_stop_container(&self, ctr: &Container, session_id: &str, timeout_s: u32) -> Result<()> {
+        crate::exec::stop(ctr, session_id, timeout_s)
+    }
+
+    fn exec_update_status(&self, ctr: &Container, session_id: &str) -> Result<(bool, Option<i32>)> {
+        crate::exec::update_status(ctr, session_id)
+    }
+
+    fn exec_container_cleanup(&self, ctr: &Container, session_id: &str) -> Result<()> {
+        crate::exec::cleanup(self, ctr, session_id)
+    }
+
+    fn exec_attach_socket_path(&self, ctr: &Container, session_id: &str) -> Result<PathBuf> {
+        crate::exec::load_record(ctr, session_id)?;
+        Ok(self.socket_link_for(session_id).join("attach"))
     }
 
     fn checkpoint_container(&self, ctr: &Container, options: &CheckpointOptions) -> Result<()> {

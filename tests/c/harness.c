@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
@@ -604,6 +605,141 @@ cleanup:
     return ok;
 }
 
+/* The read end of a pipe whose write end is this process's descriptor 3, for preserve_fds. */
+static int preserved_read = -1;
+
+static int test_exec_attached_and_detached(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    char session[80];
+    int32_t pid = 0;
+    int32_t code = -1;
+    bool running = true;
+    struct collected c;
+    ocirt_attach_callbacks callbacks;
+    ocirt_attach *attach = NULL;
+    ocirt_attach_outcome outcome = OCIRT_ATTACH_DETACHED;
+    ocirt_container *ctr = new_container(rt, "[\"sleep\", \"1000\"]", id, sizeof(id));
+
+    collected_init(&c);
+    callbacks = collect_callbacks(&c);
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_start(ctr));
+
+    snprintf(session, sizeof(session), "%s-a", id);
+    CHECK_OK(ocirt_exec_start(ctr, session, "{\"cmd\": [\"sh\", \"-c\", \"echo out; exit 3\"]}",
+                              &callbacks, &pid, &attach));
+    CHECK(pid > 0);
+    CHECK_OK(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    CHECK(outcome == OCIRT_ATTACH_ENDED);
+    CHECK(code == 3);
+    CHECK(strcmp(c.out, "out\n") == 0);
+    CHECK(c.done_calls == 1 && c.done_result == OCIRT_OK);
+    ocirt_attach_free(attach);
+    attach = NULL;
+    CHECK(c.freed == 1);
+    CHECK_OK(ocirt_exec_cleanup(ctr, session));
+
+    snprintf(session, sizeof(session), "%s-d", id);
+    CHECK_OK(ocirt_exec_start(ctr, session, "{\"cmd\": [\"sh\", \"-c\", \"sleep 0.3; exit 7\"]}",
+                              NULL, &pid, NULL));
+    for (int i = 0; i < 200 && running; i++) {
+        CHECK_OK(ocirt_exec_update_status(ctr, session, &running, &code));
+        if (running)
+            usleep(50 * 1000);
+    }
+    CHECK(!running);
+    CHECK(code == 7);
+    CHECK_OK(ocirt_exec_cleanup(ctr, session));
+
+    snprintf(session, sizeof(session), "%s-n", id);
+    CHECK_RC(ocirt_exec_start(ctr, session, "{\"cmd\": [\"/no/such/binary\"]}", NULL, &pid, NULL),
+             OCIRT_ERR_RUNTIME_NOT_FOUND);
+    CHECK_OK(ocirt_exec_update_status(ctr, session, &running, &code));
+    CHECK(!running && code == 127);
+    ok = 1;
+cleanup:
+    ocirt_attach_free(attach);
+    discard(ctr);
+    return ok;
+}
+
+static int test_exec_preserve_fds(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    char session[80];
+    char buffer[64] = {0};
+    int32_t pid = 0;
+    int32_t code = -1;
+    ocirt_attach *attach = NULL;
+    ocirt_attach_outcome outcome;
+    ocirt_container *ctr = new_container(rt, "[\"sleep\", \"1000\"]", id, sizeof(id));
+    struct collected c;
+    ocirt_attach_callbacks none;
+
+    collected_init(&c);
+    none = collect_callbacks(&c);
+    CHECK(preserved_read >= 0);
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_start(ctr));
+    snprintf(session, sizeof(session), "%s-fd", id);
+    CHECK_OK(ocirt_exec_start(ctr, session,
+                              "{\"cmd\": [\"sh\", \"-c\", \"echo preserved >&3\"], \"preserve_fds\": 1}",
+                              &none, &pid, &attach));
+    CHECK_OK(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    if (code != 0)
+        fprintf(stderr, "  exec exit code %d, output: %s\n", code, c.out);
+    CHECK(code == 0);
+    CHECK(read(preserved_read, buffer, sizeof(buffer) - 1) > 0);
+    CHECK(strcmp(buffer, "preserved\n") == 0);
+    ok = 1;
+cleanup:
+    ocirt_attach_free(attach);
+    discard(ctr);
+    return ok;
+}
+
+static int test_exec_terminal_resize(ocirt_runtime *rt)
+{
+    int ok = 0;
+    char id[64];
+    char session[80];
+    int32_t pid = 0;
+    int32_t code = -1;
+    struct collected c;
+    ocirt_attach_callbacks callbacks;
+    ocirt_attach *attach = NULL;
+    ocirt_attach_outcome outcome;
+    ocirt_container *ctr = new_container(rt, "[\"sleep\", \"1000\"]", id, sizeof(id));
+
+    collected_init(&c);
+    callbacks = collect_callbacks(&c);
+    CHECK(ctr != NULL);
+    CHECK_OK(ocirt_container_create(ctr, NULL));
+    CHECK_OK(ocirt_container_start(ctr));
+    snprintf(session, sizeof(session), "%s-tty", id);
+    CHECK_OK(ocirt_exec_start(ctr, session,
+                              "{\"cmd\": [\"sh\", \"-c\", \"stty size; read x; stty size\"],"
+                              " \"terminal\": true, \"stdin\": true, \"width\": 90, \"height\": 25}",
+                              &callbacks, &pid, &attach));
+    CHECK(wait_for_output(&c, "25 90", 10));
+    CHECK_OK(ocirt_exec_resize(ctr, session, 100, 30));
+    CHECK_OK(ocirt_attach_write(attach, (const uint8_t *)"\n", 1));
+    CHECK_OK(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    CHECK(code == 0);
+    CHECK(strstr(c.out, "30 100\r\n") != NULL);
+    CHECK_RC(ocirt_exec_resize(ctr, session, 80, 24), OCIRT_ERR_EXEC_STATE_INVALID);
+    ok = 1;
+cleanup:
+    ocirt_attach_free(attach);
+    discard(ctr);
+    return ok;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -629,6 +765,9 @@ int main(int argc, char **argv)
         {"detach keys", test_detach_keys},
         {"stop while attached", test_stop_while_attached},
         {"HTTP attach frames", test_http_attach_frames},
+        {"exec attached and detached", test_exec_attached_and_detached},
+        {"exec preserve_fds", test_exec_preserve_fds},
+        {"exec terminal resize", test_exec_terminal_resize},
     };
     size_t count = sizeof(tests) / sizeof(tests[0]);
     int passed = 0;
@@ -648,6 +787,21 @@ int main(int argc, char **argv)
     if (mkdtemp(template) == NULL) {
         perror("mkdtemp");
         return 1;
+    }
+    {
+        /* Descriptor 3, without FD_CLOEXEC, for the preserve_fds test; it must not reach any
+         * other container or conmon. */
+        int pipe_fds[2];
+        if (pipe2(pipe_fds, O_CLOEXEC) == 0) {
+            /* Move both ends above 3 first: pipe2 may have returned 3 itself. */
+            int read_end = fcntl(pipe_fds[0], F_DUPFD_CLOEXEC, 10);
+            int write_end = fcntl(pipe_fds[1], F_DUPFD_CLOEXEC, 10);
+            close(pipe_fds[0]);
+            close(pipe_fds[1]);
+            if (read_end >= 0 && write_end >= 0 && dup2(write_end, 3) == 3)
+                preserved_read = read_end;
+            close(write_end);
+        }
     }
     snprintf(run_dir, sizeof(run_dir), "%s", template);
     snprintf(config, sizeof(config), "{\"run_dir\": \"%s/run\", \"runtime_root\": \"%s/runc\"}",
