@@ -157,7 +157,7 @@ static int step_short(ocirt_runtime *rt)
     printf("-- start\n");
     TRY(ocirt_container_start(hello));
     printf("-- wait\n");
-    TRY(ocirt_container_wait(hello, 30000, &code));
+    TRY(ocirt_container_wait(hello, 30000, NULL, &code));
     printf("   exit code: %d\n", code);
     print_container_log(hello);
     ok = 1;
@@ -185,7 +185,7 @@ static int step_stop(ocirt_runtime *rt)
     TRY(ocirt_container_new(rt, config, &server));
     TRY(ocirt_container_create(server, NULL));
     TRY(ocirt_container_start(server));
-    rc = ocirt_container_wait(server, 500, &code);
+    rc = ocirt_container_wait(server, 500, NULL, &code);
     if (rc != OCIRT_ERR_TIMED_OUT) {
         failed("waiting 0.5 s for the long-running container (it should still run)", rc);
         goto cleanup;
@@ -194,7 +194,7 @@ static int step_stop(ocirt_runtime *rt)
     printf("-- stop with a 10 s timeout (SIGTERM first, SIGKILL only if it does not exit)\n");
     started = now_seconds();
     TRY(ocirt_container_stop(server, 10, false));
-    TRY(ocirt_container_wait(server, 0, &code));
+    TRY(ocirt_container_wait(server, 0, NULL, &code));
     printf("   stopped after %.2f s with exit code %d\n", now_seconds() - started, code);
     print_container_log(server);
     ok = 1;
@@ -259,7 +259,7 @@ static int step_streaming(ocirt_runtime *rt)
     TRY(ocirt_attach_wait(attach, 30000, &outcome, &code));
     printf("   the streams ended (%s)\n",
            outcome == OCIRT_ATTACH_ENDED ? "the process exited" : "detached");
-    TRY(ocirt_container_wait(ctr, 30000, &code));
+    TRY(ocirt_container_wait(ctr, 30000, NULL, &code));
     printf("   exit code: %d\n", code);
     ok = 1;
 cleanup:
@@ -294,7 +294,7 @@ static int step_terminal(ocirt_runtime *rt)
     TRY(ocirt_container_resize(ctr, 132, 43));
     TRY(ocirt_attach_write(attach, (const uint8_t *)"\n", 1));
     TRY(ocirt_attach_wait(attach, 30000, &outcome, &code));
-    TRY(ocirt_container_wait(ctr, 30000, &code));
+    TRY(ocirt_container_wait(ctr, 30000, NULL, &code));
     printf("   exit code: %d\n", code);
     ok = 1;
 cleanup:

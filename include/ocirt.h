@@ -711,14 +711,16 @@ ocirt_result ocirt_container_unpause(const ocirt_container *container);
  * container that already exited.
  *
  * `timeout_ms` < 0 waits forever; otherwise `OCIRT_ERR_TIMED_OUT` after that many
- * milliseconds. The wait uses inotify and pidfds, never a timer loop, and holds no lock, so
+ * milliseconds. `cancel`, when not NULL, ends the wait with `OCIRT_ERR_CANCELLED` once
+ * triggered. The wait uses inotify and pidfds, never a timer loop, and holds no lock, so
  * other threads and processes can operate on the container meanwhile.
  *
  * # Safety
- * `container` is a live handle; `exit_code` is writable.
+ * `container` is a live handle; `cancel` is NULL or a live token; `exit_code` is writable.
  */
 ocirt_result ocirt_container_wait(const ocirt_container *container,
                                   int64_t timeout_ms,
+                                  const ocirt_cancel *cancel,
                                   int32_t *exit_code);
 
 /**
@@ -991,6 +993,17 @@ ocirt_result ocirt_runtime_supports_kvm(const ocirt_runtime *runtime, bool *out)
  * `runtime` is a live handle; `out` is a writable pointer.
  */
 ocirt_result ocirt_runtime_supports_checkpoint(const ocirt_runtime *runtime, bool *out);
+
+/**
+ * Writes a JSON array with the state of every container in the runtime's state directory
+ * to `*out`, sorted by id; each element has the fields of `ocirt_container_state_json`.
+ * Containers deleted while the list is made are left out. The string is owned by the
+ * caller; free it with `ocirt_string_free`.
+ *
+ * # Safety
+ * `runtime` is a live handle; `out` is writable.
+ */
+ocirt_result ocirt_runtime_list_containers(const ocirt_runtime *runtime, char **out);
 
 #ifdef __cplusplus
 }  // extern "C"

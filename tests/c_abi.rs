@@ -290,6 +290,8 @@ fn bad_calls() -> Vec<BadCall> {
         bad("ocirt_runtime_path", NULL_ARG, "out", |h| unsafe { ocirt_runtime_path(h.runtime, ptr::null_mut()) }),
         bad("ocirt_runtime_info", NULL_ARG, "runtime", |_| unsafe { ocirt_runtime_info(ptr::null(), &mut ptr::null_mut()) }),
         bad("ocirt_runtime_info", NULL_ARG, "out", |h| unsafe { ocirt_runtime_info(h.runtime, ptr::null_mut()) }),
+        bad("ocirt_runtime_list_containers", NULL_ARG, "\"runtime\"", |_| unsafe { ocirt_runtime_list_containers(ptr::null(), &mut ptr::null_mut()) }),
+        bad("ocirt_runtime_list_containers", NULL_ARG, "\"out\"", |h| unsafe { ocirt_runtime_list_containers(h.runtime, ptr::null_mut()) }),
         bad("ocirt_container_new", NULL_ARG, "runtime", |_| unsafe { ocirt_container_new(ptr::null(), c("{}").as_ptr(), &mut ptr::null_mut()) }),
         bad("ocirt_container_new", NULL_ARG, "config_json", |h| unsafe { ocirt_container_new(h.runtime, ptr::null(), &mut ptr::null_mut()) }),
         bad("ocirt_container_new", NULL_ARG, "out", |h| unsafe { ocirt_container_new(h.runtime, container_config("x").as_ptr(), ptr::null_mut()) }),
@@ -325,8 +327,8 @@ fn bad_calls() -> Vec<BadCall> {
         bad("ocirt_container_delete", GONE, "deleted", |h| unsafe { ocirt_container_delete(h.deleted) }),
         bad("ocirt_container_pause", GONE, "deleted", |h| unsafe { ocirt_container_pause(h.deleted) }),
         bad("ocirt_container_unpause", GONE, "deleted", |h| unsafe { ocirt_container_unpause(h.deleted) }),
-        bad("ocirt_container_wait", NULL_ARG, "exit_code", |h| unsafe { ocirt_container_wait(h.container, 0, ptr::null_mut()) }),
-        bad("ocirt_container_wait", GONE, "deleted", |h| unsafe { ocirt_container_wait(h.deleted, 0, &mut 0) }),
+        bad("ocirt_container_wait", NULL_ARG, "exit_code", |h| unsafe { ocirt_container_wait(h.container, 0, ptr::null(), ptr::null_mut()) }),
+        bad("ocirt_container_wait", GONE, "deleted", |h| unsafe { ocirt_container_wait(h.deleted, 0, ptr::null(), &mut 0) }),
         bad("ocirt_container_exit_file_path", NULL_ARG, "out", |h| unsafe { ocirt_container_exit_file_path(h.container, ptr::null_mut()) }),
         bad("ocirt_container_exit_file_path", GONE, "deleted", |h| unsafe { ocirt_container_exit_file_path(h.deleted, &mut ptr::null_mut()) }),
         bad("ocirt_container_attach_socket_path", NULL_ARG, "out", |h| unsafe { ocirt_container_attach_socket_path(h.container, ptr::null_mut()) }),
@@ -411,7 +413,7 @@ fn bad_calls() -> Vec<BadCall> {
         ("ocirt_container_delete", || unsafe { ocirt_container_delete(ptr::null()) }),
         ("ocirt_container_pause", || unsafe { ocirt_container_pause(ptr::null()) }),
         ("ocirt_container_unpause", || unsafe { ocirt_container_unpause(ptr::null()) }),
-        ("ocirt_container_wait", || unsafe { ocirt_container_wait(ptr::null(), 0, &mut 0) }),
+        ("ocirt_container_wait", || unsafe { ocirt_container_wait(ptr::null(), 0, ptr::null(), &mut 0) }),
         ("ocirt_container_exit_file_path", || unsafe { ocirt_container_exit_file_path(ptr::null(), &mut ptr::null_mut()) }),
         ("ocirt_container_attach_socket_path", || unsafe { ocirt_container_attach_socket_path(ptr::null(), &mut ptr::null_mut()) }),
         ("ocirt_container_checkpoint", || unsafe { ocirt_container_checkpoint(ptr::null(), ptr::null()) }),
@@ -507,7 +509,7 @@ fn outputs_untouched_on_failure() {
     assert_eq!(text, sentinel_ptr);
     let mut code = -12345;
     assert_eq!(
-        unsafe { ocirt_container_wait(handles.container, 10, &mut code) },
+        unsafe { ocirt_container_wait(handles.container, 10, ptr::null(), &mut code) },
         OCIRT_ERR_CONTAINER_STATE_INVALID
     );
     assert_eq!(code, -12345);
@@ -566,12 +568,45 @@ fn lifecycle_through_c_functions() {
         );
 
         let ctr = handles.container;
+        let mut list = ptr::null_mut();
+        assert_eq!(
+            ocirt_runtime_list_containers(handles.runtime, &mut list),
+            OCIRT_OK,
+            "{}",
+            last_error()
+        );
+        let listed: serde_json::Value =
+            serde_json::from_str(CStr::from_ptr(list).to_str().unwrap()).unwrap();
+        ocirt_string_free(list);
+        let mut id = ptr::null();
+        assert_eq!(ocirt_container_id(ctr, &mut id), OCIRT_OK);
+        let id = CStr::from_ptr(id).to_str().unwrap();
+        let ids: Vec<&str> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![id], "the deleted container must not be listed");
+        assert_eq!(listed[0]["status"], "configured");
+
         assert_eq!(
             ocirt_container_create(ctr, ptr::null()),
             OCIRT_OK,
             "{}",
             last_error()
         );
+        // A wait with a triggered cancel token returns at once and writes nothing.
+        let mut cancel = ptr::null_mut();
+        assert_eq!(ocirt_cancel_new(&mut cancel), OCIRT_OK);
+        assert_eq!(ocirt_cancel_trigger(cancel), OCIRT_OK);
+        let mut cancelled_code = 5;
+        assert_eq!(
+            ocirt_container_wait(ctr, -1, cancel, &mut cancelled_code),
+            OCIRT_ERR_CANCELLED
+        );
+        assert_eq!(cancelled_code, 5);
+        ocirt_cancel_free(cancel);
         assert_eq!(ocirt_container_start(ctr), OCIRT_OK, "{}", last_error());
         assert_eq!(
             ocirt_container_update_status(ctr),
@@ -596,7 +631,10 @@ fn lifecycle_through_c_functions() {
             last_error()
         );
         let mut code = 0;
-        assert_eq!(ocirt_container_wait(ctr, -1, &mut code), OCIRT_OK);
+        assert_eq!(
+            ocirt_container_wait(ctr, -1, ptr::null(), &mut code),
+            OCIRT_OK
+        );
         assert_eq!(code, 137);
         assert_eq!(fs::read_to_string(exit_path).unwrap(), "137");
         assert_eq!(ocirt_container_delete(ctr), OCIRT_OK, "{}", last_error());

@@ -319,14 +319,16 @@ fn create_session_dir(
     state::create_dir_all(&ctr.file("exec"))?;
     match fs::create_dir(&paths.dir) {
         Ok(()) => {}
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Err(Error::new(
-            ocirt_result::OCIRT_ERR_EXEC_SESSION_EXISTS,
-            format!(
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(Error::new(
+                ocirt_result::OCIRT_ERR_EXEC_SESSION_EXISTS,
+                format!(
                 "container {} already has an exec session \"{}\"; clean it up or choose another id",
                 ctr.id(),
                 id
             ),
-        )),
+            ))
+        }
         Err(err) => {
             return Err(Error::io(
                 format!("cannot create {}", paths.dir.display()),

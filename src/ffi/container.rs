@@ -318,23 +318,30 @@ pub unsafe extern "C" fn ocirt_container_unpause(
 /// container that already exited.
 ///
 /// `timeout_ms` < 0 waits forever; otherwise `OCIRT_ERR_TIMED_OUT` after that many
-/// milliseconds. The wait uses inotify and pidfds, never a timer loop, and holds no lock, so
+/// milliseconds. `cancel`, when not NULL, ends the wait with `OCIRT_ERR_CANCELLED` once
+/// triggered. The wait uses inotify and pidfds, never a timer loop, and holds no lock, so
 /// other threads and processes can operate on the container meanwhile.
 ///
 /// # Safety
-/// `container` is a live handle; `exit_code` is writable.
+/// `container` is a live handle; `cancel` is NULL or a live token; `exit_code` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn ocirt_container_wait(
     container: *const ocirt_container,
     timeout_ms: i64,
+    cancel: *const crate::ffi::attach::ocirt_cancel,
     exit_code: *mut i32,
 ) -> ocirt_result {
     guard(|| {
         let container = handle_ref(container, "container")?;
         check_not_null(exit_code, "exit_code")?;
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        let cancel = if cancel.is_null() {
+            None
+        } else {
+            Some(&(*cancel).inner)
+        };
         let runtime = Arc::clone(container.inner.runtime());
-        let code = runtime.wait_container(&container.inner, timeout)?;
+        let code = runtime.wait_container_cancellable(&container.inner, timeout, cancel)?;
         write_out(exit_code, code);
         Ok(())
     })

@@ -224,6 +224,43 @@ pub unsafe extern "C" fn ocirt_runtime_supports_checkpoint(
     })
 }
 
+/// Writes a JSON array with the state of every container in the runtime's state directory
+/// to `*out`, sorted by id; each element has the fields of `ocirt_container_state_json`.
+/// Containers deleted while the list is made are left out. The string is owned by the
+/// caller; free it with `ocirt_string_free`.
+///
+/// # Safety
+/// `runtime` is a live handle; `out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ocirt_runtime_list_containers(
+    runtime: *const ocirt_runtime,
+    out: *mut *mut c_char,
+) -> ocirt_result {
+    guard(|| {
+        let runtime = handle_ref(runtime, "runtime")?;
+        check_not_null(out, "out")?;
+        let mut states = Vec::new();
+        for id in runtime.inner.container_ids()? {
+            let container = match crate::container::Container::open(Arc::clone(&runtime.inner), &id)
+            {
+                Ok(container) => container,
+                Err(err) if err.kind() == ocirt_result::OCIRT_ERR_NO_SUCH_CONTAINER => continue,
+                Err(err) => return Err(err),
+            };
+            match container.state_json() {
+                Ok(text) => states.push(serde_json::from_str::<serde_json::Value>(&text).map_err(
+                    |err| Error::invalid(format!("state of container {} is not JSON: {}", id, err)),
+                )?),
+                Err(err) if err.kind() == ocirt_result::OCIRT_ERR_NO_SUCH_CONTAINER => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        let text = serde_json::Value::Array(states).to_string();
+        write_out(out, owned_c_string(&text, "container list")?);
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -366,6 +366,31 @@ impl ConmonRuntime {
         ctr: &Container,
         timeout: Option<std::time::Duration>,
     ) -> Result<i32> {
-        status::wait(self, ctr, timeout)
+        status::wait(self, ctr, timeout, None)
+    }
+
+    /// As [`ConmonRuntime::wait_container`], and returns `OCIRT_ERR_CANCELLED` once `cancel`
+    /// is triggered.
+    pub fn wait_container_cancellable(
+        &self,
+        ctr: &Container,
+        timeout: Option<std::time::Duration>,
+        cancel: Option<&crate::cancel::Cancel>,
+    ) -> Result<i32> {
+        status::wait(self, ctr, timeout, cancel)
+    }
+
+    /// Returns the ids of the containers in the state directory, sorted.
+    pub fn container_ids(&self) -> Result<Vec<String>> {
+        let entries = std::fs::read_dir(&self.state_dir)
+            .map_err(|err| Error::io(format!("cannot list {}", self.state_dir.display()), err))?;
+        let mut ids: Vec<String> = entries
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.path().join("state.json").exists())
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|name| crate::ids::validate(name, "container id").is_ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
     }
 }

@@ -214,7 +214,12 @@ pub fn update(runtime: &ConmonRuntime, locked: &mut Locked<'_>) -> Result<()> {
 /// exit file through the runtime's shared watcher and on a pidfd of conmon (or of the
 /// container's init process when conmon is gone); never polls on a timer and never holds the
 /// container's lock while blocked.
-pub fn wait(runtime: &ConmonRuntime, ctr: &Container, timeout: Option<Duration>) -> Result<i32> {
+pub fn wait(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    timeout: Option<Duration>,
+    cancel: Option<&crate::cancel::Cancel>,
+) -> Result<i32> {
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
         let state = ctr.load_state()?;
@@ -250,9 +255,12 @@ pub fn wait(runtime: &ConmonRuntime, ctr: &Container, timeout: Option<Duration>)
             continue;
         };
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let outcome = runtime
-            .exit_watcher()
-            .wait(ctr.id(), Some(monitor.as_fd()), None, left)?;
+        let outcome = runtime.exit_watcher().wait(
+            ctr.id(),
+            Some(monitor.as_fd()),
+            cancel.map(|c| c.as_fd()),
+            left,
+        )?;
         match outcome {
             WaitOutcome::TimedOut => {
                 return Err(Error::new(

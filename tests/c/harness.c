@@ -131,7 +131,7 @@ static int test_exit_code_and_log(ocirt_runtime *rt)
     CHECK(ctr != NULL);
     CHECK_OK(ocirt_container_create(ctr, NULL));
     CHECK_OK(ocirt_container_start(ctr));
-    CHECK_OK(ocirt_container_wait(ctr, 30000, &code));
+    CHECK_OK(ocirt_container_wait(ctr, 30000, NULL, &code));
     CHECK(code == 3);
     CHECK_OK(ocirt_container_state_json(ctr, &state));
     CHECK(strstr(state, "\"status\": \"stopped\"") != NULL);
@@ -163,10 +163,10 @@ static int test_kill_gives_137(ocirt_runtime *rt)
     CHECK(ctr != NULL);
     CHECK_OK(ocirt_container_create(ctr, NULL));
     CHECK_OK(ocirt_container_start(ctr));
-    CHECK_RC(ocirt_container_wait(ctr, 100, &code), OCIRT_ERR_TIMED_OUT);
+    CHECK_RC(ocirt_container_wait(ctr, 100, NULL, &code), OCIRT_ERR_TIMED_OUT);
     CHECK(code == 0);
     CHECK_OK(ocirt_container_kill(ctr, SIGKILL, false));
-    CHECK_OK(ocirt_container_wait(ctr, -1, &code));
+    CHECK_OK(ocirt_container_wait(ctr, -1, NULL, &code));
     CHECK(code == 137);
     CHECK_RC(ocirt_container_kill(ctr, SIGTERM, false), OCIRT_ERR_CONTAINER_STATE_INVALID);
     ok = 1;
@@ -199,7 +199,7 @@ static int test_stop_uses_stop_signal(ocirt_runtime *rt)
     clock_gettime(CLOCK_MONOTONIC, &start);
     CHECK_OK(ocirt_container_stop(ctr, 10, false));
     CHECK(seconds_since(&start) < 5.0);
-    CHECK_OK(ocirt_container_wait(ctr, 0, &code));
+    CHECK_OK(ocirt_container_wait(ctr, 0, NULL, &code));
     CHECK(code == 0);
     ok = 1;
 cleanup:
@@ -229,7 +229,7 @@ static int test_pause_and_reopen(ocirt_runtime *rt)
     CHECK(strstr(state, "\"status\": \"paused\"") != NULL);
     CHECK_OK(ocirt_container_unpause(again));
     CHECK_OK(ocirt_container_stop(again, 0, false));
-    CHECK_OK(ocirt_container_wait(ctr, -1, &code));
+    CHECK_OK(ocirt_container_wait(ctr, -1, NULL, &code));
     CHECK(code == 137);
     CHECK_OK(ocirt_container_delete(again));
     CHECK_RC(ocirt_container_start(ctr), OCIRT_ERR_NO_SUCH_CONTAINER);
@@ -298,7 +298,7 @@ static int test_log_callback(ocirt_runtime *rt)
     CHECK(ctr != NULL);
     CHECK_OK(ocirt_container_create(ctr, NULL));
     CHECK_OK(ocirt_container_start(ctr));
-    CHECK_OK(ocirt_container_wait(ctr, 30000, &code));
+    CHECK_OK(ocirt_container_wait(ctr, 30000, NULL, &code));
     CHECK(code == 0);
     CHECK(log_lines > 0);
     ok = 1;
@@ -409,7 +409,7 @@ static int test_attach_stdin_eof(ocirt_runtime *rt)
     CHECK(outcome == OCIRT_ATTACH_ENDED);
     CHECK(strcmp(c.out, "hello\n") == 0);
     CHECK(c.done_calls == 1 && c.done_result == OCIRT_OK);
-    CHECK_OK(ocirt_container_wait(ctr, 30000, &code));
+    CHECK_OK(ocirt_container_wait(ctr, 30000, NULL, &code));
     CHECK(code == 0);
     ocirt_attach_free(attach);
     attach = NULL;
@@ -519,7 +519,7 @@ static int test_stop_while_attached(ocirt_runtime *rt)
     CHECK(seconds_since(&start) >= 2.5);
     CHECK_OK(ocirt_attach_wait(attach, 30000, &outcome, &code));
     CHECK(strstr(c.out, "got-term") != NULL);
-    CHECK_OK(ocirt_container_wait(ctr, 0, &code));
+    CHECK_OK(ocirt_container_wait(ctr, 0, NULL, &code));
     CHECK(code == 137);
     ok = 1;
 cleanup:
