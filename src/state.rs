@@ -1,9 +1,13 @@
 //! The state store: atomic file writes, cross-process locks and timestamps.
 //!
 //! Each container has a directory under the runtime's state directory. Its mutable state lives
-//! in `state.json`, replaced atomically (write a temporary file, fsync, rename, fsync the
-//! directory), so a reader in another process never sees a half-written file. Operations that
-//! read, change and write the state hold an exclusive `flock` on the directory's `lock` file.
+//! in `state.json`, replaced atomically (write a temporary file, rename it over the old one),
+//! so a reader in another process never sees a half-written file. A durable write also fsyncs
+//! the file before the rename and the directory after it, so the new state survives a crash;
+//! writes whose content can be rebuilt from the runtime's and conmon's own files skip the
+//! fsyncs, which cost about 0.4 ms each even on tmpfs on the benchmark machine. Operations
+//! that read, change and write the state hold an exclusive `flock` on the directory's `lock`
+//! file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -17,9 +21,18 @@ use crate::error::{Error, Result};
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// How a write reaches the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file before the rename and the directory after it.
+    Durable,
+    /// Rename only: atomic for readers, but a crash may lose the write.
+    Atomic,
+}
+
 /// Writes `data` to `path` atomically with permissions `mode`: a temporary file in the same
-/// directory is written and fsynced, renamed over `path`, and the directory is fsynced.
-pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+/// directory is written and renamed over `path`, with fsyncs for [`Durability::Durable`].
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32, durability: Durability) -> Result<()> {
     let dir = path.parent().ok_or_else(|| {
         Error::invalid(format!("path {} has no parent directory", path.display()))
     })?;
@@ -41,9 +54,14 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             .custom_flags(libc::O_CLOEXEC)
             .open(&temp)?;
         file.write_all(data)?;
-        file.sync_all()?;
+        if durability == Durability::Durable {
+            file.sync_all()?;
+        }
         fs::rename(&temp, path)?;
-        File::open(dir)?.sync_all()
+        if durability == Durability::Durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if let Err(err) = result {
         let _ = fs::remove_file(&temp);
@@ -162,8 +180,8 @@ mod tests {
     fn atomic_write_replaces_content() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        write_atomic(&path, b"one", 0o600).unwrap();
-        write_atomic(&path, b"two", 0o600).unwrap();
+        write_atomic(&path, b"one", 0o600, Durability::Durable).unwrap();
+        write_atomic(&path, b"two", 0o600, Durability::Atomic).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let leftovers: Vec<_> = fs::read_dir(dir.path())
             .unwrap()

@@ -1,10 +1,18 @@
 //! `make bench`: measures ocirt against its alternatives in one run on one machine and writes
 //! the results, with ratios, to docs/BENCHMARKS.md.
 //!
-//! Usage: cargo bench --bench ocirt -- [--rounds N] [--mib N] [--out FILE]
-//! Needs root, runc, conmon and busybox, like the tests.
+//! Usage: cargo bench --bench ocirt -- [--rounds N] [--mib N] [--scale N]
+//!        [--only streams,lifecycle,exec,latency,scale] [--out FILE]
+//! Needs root, runc, conmon and busybox, like the tests; podman, Go and the Python binding
+//! add rows when present.
 
+mod bindings;
+mod capi;
+mod hand;
+mod latency;
+mod lifecycle;
 mod report;
+mod scale;
 mod streams;
 
 use std::ffi::CString;
@@ -136,34 +144,56 @@ fn machine_description() -> String {
             .unwrap_or_else(|| "not installed".to_string())
     };
     format!(
-        "- machine: {}, {} cores, kernel {}\n- {}\n- {}\n- ocirt {}\n",
+        "- machine: {}, {} cores, kernel {}\n- {}\n- {}\n- {}\n- ocirt {}\n",
         cpu,
         cores,
         kernel.trim(),
         version("runc", "--version"),
         version("conmon", "--version"),
+        version("podman", "--version"),
         env!("CARGO_PKG_VERSION")
     )
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let rounds: usize = arg_value(&args, "--rounds")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let mib: usize = arg_value(&args, "--mib")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
+    let number = |name: &str, default: usize| {
+        arg_value(&args, name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = number("--rounds", 10);
+    let mib = number("--mib", 256);
+    let scale_count = number("--scale", 500);
+    let only = arg_value(&args, "--only")
+        .unwrap_or_else(|| "streams,lifecycle,exec,latency,scale".to_string());
+    let wanted = |section: &str| only.split(',').any(|s| s == section);
     let out = arg_value(&args, "--out").map(PathBuf::from);
+    let stream_rounds = rounds.min(6);
 
     let env = Env::new();
     let mut rows = Vec::new();
-    rows.extend(streams::run(
-        &env,
-        rounds,
-        mib * 1024 * 1024,
-        &mut Vec::new(),
-    ));
+    if wanted("lifecycle") {
+        rows.extend(lifecycle::run_lifecycle(&env, rounds));
+    }
+    if wanted("exec") {
+        rows.extend(lifecycle::run_exec(&env, rounds));
+    }
+    if wanted("streams") {
+        let mut extra = bindings::stream_readers(&env);
+        rows.extend(streams::run(
+            &env,
+            stream_rounds,
+            mib * 1024 * 1024,
+            &mut extra,
+        ));
+    }
+    if wanted("latency") {
+        rows.extend(latency::run(&env, rounds));
+    }
+    if wanted("scale") {
+        rows.extend(scale::run(&env, scale_count));
+    }
 
     let mut text = String::from("# Benchmarks\n\n");
     text.push_str("Written by `make bench` (`benches/ocirt/`). Every row was measured in the same run on the\n");
@@ -174,8 +204,8 @@ fn main() {
     text.push_str("median divided by the median of the row named under \"vs\".\n\n");
     text.push_str(&machine_description());
     text.push_str(&format!(
-        "- {} rounds, {} MiB of output per stream sample\n\n",
-        rounds, mib
+        "- {} rounds ({} for streams), {} MiB of output per stream sample, {} containers for scale\n\n",
+        rounds, stream_rounds, mib, scale_count
     ));
     text.push_str(&report::render(&rows));
     text.push_str(FINDINGS);

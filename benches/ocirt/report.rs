@@ -102,7 +102,15 @@ pub fn render(rows: &[Row]) -> String {
                 number(row.median()),
                 number(row.min()),
                 number(row.max()),
-                row.unit,
+                format!(
+                    "{}, {} is better",
+                    row.unit,
+                    if row.higher_is_better {
+                        "higher"
+                    } else {
+                        "lower"
+                    }
+                ),
                 ratio,
                 row.reference.as_deref().unwrap_or("-")
             );

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::ids;
 use crate::oci_runtime::OciRuntime;
 use crate::runtime::ConmonRuntime;
-use crate::state::{self, FileLock};
+use crate::state::{self, Durability, FileLock};
 
 pub use config::ContainerConfig;
 pub use status::{ContainerState, Status};
@@ -68,9 +68,16 @@ pub struct Locked<'a> {
 }
 
 impl<'a> Locked<'a> {
-    /// Writes the state atomically and updates the handle's cached copy.
+    /// Writes the state durably and updates the handle's cached copy.
     pub fn save(&mut self) -> Result<()> {
-        self.container.write_state(&self.state)
+        self.container.write_state(&self.state, Durability::Durable)
+    }
+
+    /// Writes the state without fsyncs, for changes the runtime's and conmon's own files
+    /// record too (a start, an exit read from conmon's exit file): after a crash the next
+    /// status update derives them again.
+    pub fn save_rebuildable(&mut self) -> Result<()> {
+        self.container.write_state(&self.state, Durability::Atomic)
     }
 
     /// Returns the container.
@@ -156,13 +163,25 @@ impl Container {
         let written = (|| -> Result<()> {
             let spec_text = serde_json::to_vec_pretty(&prepared.json)
                 .map_err(|err| Error::invalid(format!("cannot serialize the OCI spec: {}", err)))?;
-            state::write_atomic(&dir.join("config.json"), &spec_text, 0o640)?;
+            // The configuration files are written before the container exists anywhere else;
+            // the state file written durably last makes the whole directory count.
+            state::write_atomic(
+                &dir.join("config.json"),
+                &spec_text,
+                0o640,
+                Durability::Atomic,
+            )?;
             let stored_text = serde_json::to_vec_pretty(&container.stored).map_err(|err| {
                 Error::invalid(format!("cannot serialize the container config: {}", err))
             })?;
-            state::write_atomic(&dir.join("container.json"), &stored_text, 0o640)?;
+            state::write_atomic(
+                &dir.join("container.json"),
+                &stored_text,
+                0o640,
+                Durability::Atomic,
+            )?;
             FileLock::create(&dir.join("lock"))?;
-            container.write_state(&ContainerState::configured(instance))
+            container.write_state(&ContainerState::configured(instance), Durability::Durable)
         })();
         if let Err(err) = written {
             let _ = fs::remove_dir_all(&dir);
@@ -312,10 +331,10 @@ impl Container {
         Error::no_such_container_detail(self.id(), "it was deleted")
     }
 
-    fn write_state(&self, state: &ContainerState) -> Result<()> {
+    fn write_state(&self, state: &ContainerState, durability: Durability) -> Result<()> {
         let text = serde_json::to_vec_pretty(state)
             .map_err(|err| Error::invalid(format!("cannot serialize container state: {}", err)))?;
-        state::write_atomic(&self.dir.join("state.json"), &text, 0o640)?;
+        state::write_atomic(&self.dir.join("state.json"), &text, 0o640, durability)?;
         *lock_poisoned(&self.cached) = state.clone();
         Ok(())
     }

@@ -174,10 +174,17 @@ pub fn load_record(ctr: &Container, id: &str) -> Result<(ExecPaths, ExecRecord)>
     Ok((paths, record))
 }
 
+/// Writes the record without fsyncs: everything in it is also in files of the runtime and
+/// conmon (`exec_pid`, `conmon.pid`, the exit file), which a later status update reads.
 fn save_record(paths: &ExecPaths, record: &ExecRecord) -> Result<()> {
-    let text = serde_json::to_vec_pretty(record)
+    let text = serde_json::to_vec(record)
         .map_err(|err| Error::invalid(format!("cannot serialize exec session state: {}", err)))?;
-    state::write_atomic(&paths.file("session.json"), &text, 0o640)
+    state::write_atomic(
+        &paths.file("session.json"),
+        &text,
+        0o640,
+        state::Durability::Atomic,
+    )
 }
 
 /// Records the exit code of a session, unless one is recorded already.
@@ -494,7 +501,12 @@ fn start_in_dir(
     let spec_text = serde_json::to_vec_pretty(process).map_err(|err| {
         Error::invalid(format!("cannot serialize the exec process spec: {}", err))
     })?;
-    state::write_atomic(&paths.file("process.json"), &spec_text, 0o644)?;
+    state::write_atomic(
+        &paths.file("process.json"),
+        &spec_text,
+        0o644,
+        state::Durability::Atomic,
+    )?;
 
     let command = exec_command(runtime, ctr, id, options, paths, stdin);
     let mut conmon = conmon::spawn(&command)?;

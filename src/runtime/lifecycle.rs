@@ -148,11 +148,35 @@ fn id_taken(runtime: &ConmonRuntime, ctr: &Container) -> Error {
     )
 }
 
+/// Returns the directory in which the runtime keeps container `id`, for runtimes whose layout
+/// is known: runc, crun and youki keep `<root>/<id>`, with `/run/<name>` as the root for root.
+fn runtime_state_dir(runtime: &ConmonRuntime, id: &str) -> Option<std::path::PathBuf> {
+    let name = runtime.config().name.as_str();
+    if !matches!(name, "runc" | "crun" | "youki") {
+        return None;
+    }
+    let root = match &runtime.config().runtime_root {
+        Some(root) => root.clone(),
+        // SAFETY: geteuid cannot fail.
+        None if unsafe { libc::geteuid() } == 0 => std::path::PathBuf::from("/run").join(name),
+        None => return None,
+    };
+    Some(root.join(id))
+}
+
 /// Fails when the runtime already has a container with this id that is not this one, so that
-/// neither the create nor its cleanup touches it.
+/// neither the create nor its cleanup touches it. For runtimes with a known state layout this
+/// is a directory lookup; otherwise it asks `runtime state`.
 fn check_id_free(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
-    let output = runtime.cli().run_raw(&["state", ctr.id()])?;
-    if output.status.success() {
+    let taken = match runtime_state_dir(runtime, ctr.id()) {
+        Some(dir) => dir.exists(),
+        None => runtime
+            .cli()
+            .run_raw(&["state", ctr.id()])?
+            .status
+            .success(),
+    };
+    if taken {
         return Err(id_taken(runtime, ctr));
     }
     Ok(())
@@ -346,7 +370,7 @@ pub fn start(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
         .map_err(|err| err.context(format!("container {}", ctr.id())))?;
     locked.state.status = Status::Running;
     locked.state.started_at = Some(state::now());
-    locked.save()?;
+    locked.save_rebuildable()?;
     log::info!("container {} started", ctr.id());
     Ok(())
 }
@@ -508,7 +532,7 @@ pub fn stop(runtime: &ConmonRuntime, ctr: &Container, timeout_s: u32, all: bool)
         if status::apply_exit_file(runtime, ctr, &mut state)? {
             state.status = Status::Stopped;
             locked.state = state;
-            locked.save()?;
+            locked.save_rebuildable()?;
         }
     }
     log::info!("container {} stopped", ctr.id());

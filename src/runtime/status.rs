@@ -136,7 +136,7 @@ pub fn update(runtime: &ConmonRuntime, locked: &mut Locked<'_>) -> Result<()> {
     // runtime (podman's exit-file check does the same).
     if old.is_active() && apply_exit_file(runtime, ctr, &mut locked.state)? {
         locked.state.status = Status::Stopped;
-        return locked.save();
+        return locked.save_rebuildable();
     }
 
     let args = ["state", ctr.id()];
@@ -205,7 +205,7 @@ pub fn update(runtime: &ConmonRuntime, locked: &mut Locked<'_>) -> Result<()> {
     }
     if new != old {
         locked.state.status = new;
-        locked.save()?;
+        locked.save_rebuildable()?;
     }
     Ok(())
 }
@@ -281,6 +281,9 @@ pub fn wait(
             WaitOutcome::Exists | WaitOutcome::MonitorGone => {
                 let mut locked = ctr.lock()?;
                 update(runtime, &mut locked)?;
+                if !locked.state.status.is_active() && locked.state.status != Status::Configured {
+                    return Ok(locked.state.exit_code.unwrap_or(-1));
+                }
             }
         }
     }

@@ -1,0 +1,103 @@
+//! Stream readers of the Go and Python bindings, run as separate programs that print one
+//! JSON line `{"mib_per_second": X, "bytes": B}`. Absent bindings or tools skip their rows.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::streams::{ExtraReader, Sample};
+use crate::Env;
+
+pub const GO: &str = "Go binding, io.Writer";
+pub const PYTHON: &str = "Python binding, callback";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn parse(output: std::process::Output, what: &str) -> Option<Sample> {
+    if !output.status.success() {
+        eprintln!(
+            "{} stream reader failed: {}",
+            what,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))?;
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(Sample {
+        mib_per_second: value["mib_per_second"].as_f64()?,
+        cpu_ms_per_gib: 0.0,
+    })
+}
+
+/// Returns the readers whose programs exist in this tree.
+pub fn stream_readers(env: &Env) -> Vec<ExtraReader> {
+    let mut readers: Vec<ExtraReader> = Vec::new();
+    let go_dir = repo().join("bindings/go");
+    let go_binary = env.dir.path().join("ocirt-stream-bench");
+    if go_dir.join("cmd/ocirt-stream-bench").exists() {
+        let built = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&go_binary)
+            .arg("./cmd/ocirt-stream-bench")
+            .current_dir(&go_dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if built {
+            let rootfs = env.rootfs();
+            let base = env.dir.path().join("go-streams");
+            readers.push((
+                GO.to_string(),
+                Box::new(move |_env: &Env, bytes: usize| {
+                    let output = Command::new(&go_binary)
+                        .arg("-rootfs")
+                        .arg(&rootfs)
+                        .arg("-run-dir")
+                        .arg(base.join("run"))
+                        .arg("-runtime-root")
+                        .arg(base.join("runc"))
+                        .arg("-mib")
+                        .arg((bytes / (1024 * 1024)).to_string())
+                        .output()
+                        .ok()?;
+                    parse(output, "Go")
+                }),
+            ));
+        } else {
+            eprintln!("skipping the Go stream reader: go build failed");
+        }
+    }
+    let python_script = repo().join("bindings/python/benchmarks/stream.py");
+    if python_script.exists() {
+        let rootfs = env.rootfs();
+        let base = env.dir.path().join("python-streams");
+        let library = repo().join("target/release/libocirt.so");
+        readers.push((
+            PYTHON.to_string(),
+            Box::new(move |_env: &Env, bytes: usize| {
+                let output = Command::new("python3")
+                    .arg(&python_script)
+                    .arg("--rootfs")
+                    .arg(&rootfs)
+                    .arg("--run-dir")
+                    .arg(base.join("run"))
+                    .arg("--runtime-root")
+                    .arg(base.join("runc"))
+                    .arg("--mib")
+                    .arg((bytes / (1024 * 1024)).to_string())
+                    .arg("--library")
+                    .arg(&library)
+                    .env("PYTHONPATH", repo().join("bindings/python"))
+                    .output()
+                    .ok()?;
+                parse(output, "Python")
+            }),
+        ));
+    }
+    readers
+}

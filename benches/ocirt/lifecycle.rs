@@ -1,0 +1,298 @@
+//! Container lifecycle and exec, interleaved: bare runc, conmon driven by hand, ocirt through
+//! the C ABI, and podman when it is installed.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::capi::Ctr;
+use crate::hand::{which, HandDriver};
+use crate::report::Row;
+use crate::Env;
+
+pub const HAND: &str = "conmon driven by hand";
+pub const OCIRT: &str = "ocirt, C ABI";
+pub const PODMAN: &str = "podman";
+
+fn millis(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+fn run_quiet(cmd: &mut Command, what: &str) {
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect(what);
+    assert!(status.success(), "{} failed", what);
+}
+
+/// The podman command line with the options this machine needs, when podman is installed.
+pub fn podman() -> Option<Command> {
+    let path = which("podman");
+    if !path.exists() {
+        return None;
+    }
+    let mut cmd = Command::new(path);
+    // crun, podman's default here, cannot run on this machine's hybrid cgroup setup.
+    cmd.args(["--cgroup-manager", "cgroupfs", "--runtime", "runc"]);
+    Some(cmd)
+}
+
+const PODMAN_RUN_FLAGS: [&str; 8] = [
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=4096:4096",
+    "--network",
+    "none",
+    "--rootfs",
+    "--log-driver=k8s-file",
+];
+
+fn podman_run_args(rootfs: &Path) -> Vec<String> {
+    let mut args: Vec<String> = PODMAN_RUN_FLAGS[..7]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(rootfs.display().to_string());
+    args
+}
+
+/// Writes a bundle directory with `spec` and returns it.
+fn bundle_dir(env: &Env, id: &str, spec: &serde_json::Value) -> std::path::PathBuf {
+    let dir = env.dir.path().join("bundles").join(id);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("config.json"), serde_json::to_vec(spec).unwrap()).unwrap();
+    dir
+}
+
+fn spec_with_root(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut spec = env.spec(args);
+    spec["root"]["path"] = serde_json::Value::String(env.rootfs().display().to_string());
+    spec
+}
+
+fn runc(env: &Env) -> Command {
+    let mut cmd = Command::new(which("runc"));
+    cmd.arg("--root").arg(env.dir.path().join("runc"));
+    cmd
+}
+
+fn runc_run(env: &Env) -> f64 {
+    let id = env.unique_id("runc-run");
+    let start = Instant::now();
+    let dir = bundle_dir(env, &id, &spec_with_root(env, &["true"]));
+    run_quiet(
+        runc(env).args(["run", "--bundle"]).arg(&dir).arg(&id),
+        "runc run",
+    );
+    let elapsed = millis(start);
+    let _ = fs::remove_dir_all(dir);
+    elapsed
+}
+
+fn runc_split(env: &Env) -> f64 {
+    let id = env.unique_id("runc-split");
+    let start = Instant::now();
+    let dir = bundle_dir(env, &id, &spec_with_root(env, &["true"]));
+    let pidfile = dir.join("pid");
+    run_quiet(
+        runc(env)
+            .args(["create", "--bundle"])
+            .arg(&dir)
+            .arg("--pid-file")
+            .arg(&pidfile)
+            .arg(&id),
+        "runc create",
+    );
+    let pid: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let pidfd = ocirt::process::pidfd_open(pid).expect("pidfd of the container");
+    run_quiet(runc(env).args(["start", &id]), "runc start");
+    ocirt::process::wait_readable(&[std::os::fd::AsFd::as_fd(&pidfd)], None).unwrap();
+    run_quiet(runc(env).args(["delete", "--force", &id]), "runc delete");
+    let elapsed = millis(start);
+    let _ = fs::remove_dir_all(dir);
+    elapsed
+}
+
+fn hand_lifecycle(env: &Env, hand: &HandDriver) -> f64 {
+    let id = env.unique_id("hand");
+    let spec = spec_with_root(env, &["true"]);
+    let start = Instant::now();
+    assert_eq!(hand.lifecycle(&id, &spec), 0);
+    millis(start)
+}
+
+fn ocirt_lifecycle(env: &Env) -> f64 {
+    let config = serde_json::json!({"id": env.unique_id("ocirt"), "spec": env.spec(&["true"]), "rootfs": env.rootfs()});
+    let start = Instant::now();
+    let ctr = Ctr::new(env.c_runtime, &config);
+    ctr.create();
+    ctr.start();
+    assert_eq!(ctr.wait(), 0);
+    drop(ctr);
+    millis(start)
+}
+
+fn podman_lifecycle(env: &Env) -> Option<f64> {
+    let mut cmd = podman()?;
+    cmd.args(["run", "--rm"])
+        .args(podman_run_args(&env.rootfs()))
+        .arg("true");
+    let start = Instant::now();
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .ok()?;
+    if !status.status.success() {
+        eprintln!(
+            "podman run failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        return None;
+    }
+    Some(millis(start))
+}
+
+/// Runs `rounds` interleaved rounds of every lifecycle row.
+pub fn run_lifecycle(env: &Env, rounds: usize) -> Vec<Row> {
+    let section = "Container lifecycle (busybox `true`: create, start, wait, delete)";
+    let hand = HandDriver::new(&env.dir.path().join("hand"), &env.dir.path().join("runc"));
+    let mut rows = vec![
+        Row::new(section, "runc run", "ms", false),
+        Row::new(section, "runc create, start, delete", "ms", false),
+        Row::new(section, HAND, "ms", false),
+        Row::new(section, OCIRT, "ms", false),
+        Row::new(section, PODMAN, "ms", false),
+    ];
+    rows[0].reference = Some(HAND.to_string());
+    rows[1].reference = Some(HAND.to_string());
+    rows[3].reference = Some(HAND.to_string());
+    rows[3].note = Some("target: at most 1.05 times conmon driven by hand".to_string());
+    rows[4].reference = Some(OCIRT.to_string());
+    rows[4].note = Some(if podman().is_some() {
+        "target: ocirt at least 4 times faster (ratio at least 4)".to_string()
+    } else {
+        "skipped: podman is not installed".to_string()
+    });
+    for round in 0..rounds {
+        let order: [usize; 5] = if round % 2 == 0 {
+            [0, 1, 2, 3, 4]
+        } else {
+            [4, 3, 2, 1, 0]
+        };
+        for index in order {
+            let sample = match index {
+                0 => Some(runc_run(env)),
+                1 => Some(runc_split(env)),
+                2 => Some(hand_lifecycle(env, &hand)),
+                3 => Some(ocirt_lifecycle(env)),
+                _ => podman_lifecycle(env),
+            };
+            if let Some(sample) = sample {
+                rows[index].samples.push(sample);
+            }
+        }
+        eprintln!("lifecycle: round {} of {} done", round + 1, rounds);
+    }
+    rows
+}
+
+/// Runs `rounds` interleaved rounds of an exec of `true` in a running container.
+pub fn run_exec(env: &Env, rounds: usize) -> Vec<Row> {
+    let section = "Exec (`true` in a running container, output attached)";
+    let hand = HandDriver::new(
+        &env.dir.path().join("hand-exec"),
+        &env.dir.path().join("runc"),
+    );
+    let hand_id = env.unique_id("hand-exec");
+    hand.start_container(&hand_id, &spec_with_root(env, &["sleep", "1000"]));
+    let process = {
+        let mut process = env.spec(&["true"])["process"].clone();
+        process["terminal"] = serde_json::Value::Bool(false);
+        process
+    };
+    let config = serde_json::json!({"id": env.unique_id("exec"), "spec": env.spec(&["sleep", "1000"]), "rootfs": env.rootfs()});
+    let ctr = Ctr::new(env.c_runtime, &config);
+    ctr.create();
+    ctr.start();
+    let ctr_id = ctr.state()["id"].as_str().unwrap().to_string();
+    let podman_name = env.unique_id("podman-exec");
+    let podman_ready = podman().is_some_and(|mut cmd| {
+        cmd.args(["run", "-d", "--name", &podman_name])
+            .args(podman_run_args(&env.rootfs()))
+            .args(["sleep", "1000"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+
+    let mut rows = vec![
+        Row::new(section, "runc exec", "ms", false),
+        Row::new(section, HAND, "ms", false),
+        Row::new(section, OCIRT, "ms", false),
+        Row::new(section, PODMAN, "ms", false),
+    ];
+    rows[0].reference = Some(HAND.to_string());
+    rows[2].reference = Some(HAND.to_string());
+    rows[2].note = Some("target: at most 1.1 times conmon driven by hand".to_string());
+    rows[3].reference = Some(OCIRT.to_string());
+    if !podman_ready {
+        rows[3].note =
+            Some("skipped: podman is not installed or could not start its container".to_string());
+    }
+    for round in 0..rounds {
+        let order: [usize; 4] = if round % 2 == 0 {
+            [0, 1, 2, 3]
+        } else {
+            [3, 2, 1, 0]
+        };
+        for index in order {
+            let start = Instant::now();
+            let ran = match index {
+                0 => {
+                    run_quiet(runc(env).args(["exec", &ctr_id, "true"]), "runc exec");
+                    true
+                }
+                1 => hand.exec(&hand_id, &env.unique_id("session"), &process) == 0,
+                2 => ctr.exec(&env.unique_id("session"), &["true"]) == 0,
+                _ => {
+                    podman_ready
+                        && podman().is_some_and(|mut cmd| {
+                            cmd.args(["exec", &podman_name, "true"])
+                                .stdout(Stdio::null())
+                                .status()
+                                .is_ok_and(|s| s.success())
+                        })
+                }
+            };
+            if ran {
+                rows[index].samples.push(millis(start));
+            }
+        }
+        eprintln!("exec: round {} of {} done", round + 1, rounds);
+    }
+    if podman_ready {
+        if let Some(mut cmd) = podman() {
+            let _ = cmd
+                .args(["rm", "-f", "-t", "0", &podman_name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    ctr.stop(0);
+    drop(ctr);
+    hand.delete_container(&hand_id);
+    rows
+}
