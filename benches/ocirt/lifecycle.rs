@@ -29,7 +29,8 @@ fn run_quiet(cmd: &mut Command, what: &str) {
     assert!(status.success(), "{} failed", what);
 }
 
-/// The podman command line with the options this machine needs, when podman is installed.
+/// Returns the podman command line with the options this machine needs, when podman is
+/// installed.
 pub fn podman() -> Option<Command> {
     let path = which("podman");
     if !path.exists() {

@@ -3,8 +3,8 @@
 //!
 //! Usage: cargo bench --bench ocirt -- [--rounds N] [--mib N] [--scale N]
 //!        [--only streams,lifecycle,exec,latency,scale] [--out FILE]
-//! Needs root, runc, conmon and busybox, like the tests; podman, Go and the Python binding
-//! add rows when present.
+//! It needs root, runc, conmon and busybox, like the tests. podman, Go and the Python binding
+//! add rows when they are present.
 
 mod bindings;
 mod capi;

@@ -1,5 +1,6 @@
-//! Scale: many `sleep` containers created and started through one runtime handle from four
-//! host threads, then stopped and deleted; host memory and threads per idle container.
+//! Scale: many `sleep` containers are created and started through one runtime handle from
+//! four host threads, then stopped and deleted. The rows give the time per container and
+//! the host memory and threads per idle container.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
