@@ -160,9 +160,9 @@ impl TestEnv {
         self.containers.lock().unwrap().push(container);
     }
 
-    /// Returns the ids `runc list` reports in the test's runtime root.
+    /// Returns the ids the runtime's `list` reports in the test's runtime root.
     pub fn runc_ids(&self) -> Vec<String> {
-        let output = Command::new("runc")
+        let output = Command::new(self.runtime.path())
             .arg("--root")
             .arg(&self.runtime_root)
             .args(["list", "-q"])
@@ -185,7 +185,7 @@ impl Drop for TestEnv {
         }
         // Anything the library lost track of (a failed test may leave it in any state).
         for id in self.runc_ids() {
-            let _ = Command::new("runc")
+            let _ = Command::new(self.runtime.path())
                 .arg("--root")
                 .arg(&self.runtime_root)
                 .args(["delete", "--force", &id])
