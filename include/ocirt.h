@@ -18,29 +18,31 @@
 #include <stdint.h>
 
 /**
- * Largest stdin message conmon reads in one go; it silently drops the rest of a longer one.
+ * Largest stdin message conmon reads in one go; it silently drops the rest of a longer one,
+ * so `ocirt_attach_write` splits writes into messages of this size.
  */
-#define STDIN_CHUNK (32 * 1024)
+#define OCIRT_STDIN_CHUNK (32 * 1024)
 
 /**
- * Default bound of a session's output queue in bytes.
+ * Default `buffer_limit` of a session's output queue, in bytes.
  */
-#define DEFAULT_BUFFER_LIMIT ((8 * 1024) * 1024)
+#define OCIRT_DEFAULT_BUFFER_LIMIT ((8 * 1024) * 1024)
 
 /**
  * Exit code recorded for a command the runtime could not find (as a shell reports it).
  */
-#define EXIT_NOT_FOUND 127
+#define OCIRT_EXIT_NOT_FOUND 127
 
 /**
  * Exit code recorded for a command the runtime could not execute.
  */
-#define EXIT_PERMISSION_DENIED 126
+#define OCIRT_EXIT_PERMISSION_DENIED 126
 
 /**
- * Exit code recorded for any other failure to start the command.
+ * Exit code recorded for any other failure to start the command (the runtime's error is
+ * neither "not found" nor "permission denied"; the call returns `OCIRT_ERR_OCI_RUNTIME`).
  */
-#define EXIT_START_FAILED 125
+#define OCIRT_EXIT_START_FAILED 125
 
 /**
  * Maximum length of a container or exec session id in bytes. Podman's ids are 64 hex digits; the bound keeps socket
@@ -421,8 +423,10 @@ ocirt_result ocirt_attach_write(const ocirt_attach *attach, const uint8_t *data,
 
 /**
  * Closes the session's stdin (a half-close): bytes held back as a possible detach sequence
- * are sent first. Output keeps flowing until the process ends it. conmon closes the
- * process's stdin when any client closes, for every attached client.
+ * are sent first. Output keeps flowing until the process ends it. Without a terminal, conmon
+ * then closes the process's stdin (for every attached client, unless the container has
+ * `leave_stdin_open`), so the process reads end of file. A terminal has no end of input:
+ * send the terminal's EOF character (ctrl-d, byte 0x04) with `ocirt_attach_write` instead.
  *
  * # Safety
  * `attach` is a live handle.
@@ -432,6 +436,9 @@ ocirt_result ocirt_attach_close_stdin(const ocirt_attach *attach);
 /**
  * Detaches the session: it disconnects from conmon, delivers what it already received, and
  * ends with `OCIRT_ATTACH_DETACHED`. The process keeps running and can be attached again.
+ * For a session with stdin on a container without a terminal, conmon closes the process's
+ * stdin on the disconnect (as it does for podman), unless the container has
+ * `leave_stdin_open`; a process that reads stdin then sees end of file.
  *
  * # Safety
  * `attach` is a live handle.
@@ -446,7 +453,9 @@ ocirt_result ocirt_attach_detach(const ocirt_attach *attach);
  * container attach) when the session ended without error. Returns the session's error
  * (such as `OCIRT_ERR_CALLBACK_ABORTED` or `OCIRT_ERR_IO`, with its message) when it
  * failed, and `OCIRT_ERR_TIMED_OUT` when it is still going; outputs are then untouched.
- * May be called again after it returned.
+ * May be called again after it returned. Called from inside one of the session's own
+ * callbacks it fails with `OCIRT_ERR_INVALID_ARGUMENT` instead of waiting forever, because
+ * the session ends only after its callbacks return.
  *
  * # Safety
  * `attach` is a live handle; `outcome` and `exit_code` are writable.
@@ -471,7 +480,8 @@ void ocirt_attach_free(ocirt_attach *attach);
  * Sets the terminal size of a terminal container (`AttachResize`) through conmon's control
  * FIFO: `width` columns, `height` rows, each at least 1. Works from the moment the container
  * is created, so a size set before start is the first size the process sees.
- * `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal or not running.
+ * `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal, or one that is not
+ * created, running or paused.
  *
  * # Safety
  * `container` is a live handle.
@@ -549,7 +559,10 @@ void ocirt_cancel_free(ocirt_cancel *cancel);
  *   bundle's root. The spec is copied into the container's state directory with absolute
  *   paths, so one bundle can serve many containers; `process.terminal` decides whether the
  *   container has a terminal.
- * - `stdin` (bool, default false): keep the container's stdin open for attach (`-i`).
+ * - `stdin` (bool, default false): keep the container's stdin open for attach (`-i`). Without
+ *   a terminal, conmon closes the process's stdin when any attach session with stdin ends,
+ *   detach included; `leave_stdin_open` (bool) keeps it open instead, so a later session can
+ *   go on writing (the process then never sees the end of its input).
  * - `log_driver` (`"k8s-file"`, the default, `"json-file"` (written as k8s-file),
  *   `"journald"` or `"none"`); `log_path` (absolute path without `:`, default `ctr.log` in
  *   the state directory); `log_size_max` (bytes, negative for unlimited, default the

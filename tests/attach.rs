@@ -780,3 +780,53 @@ fn resize_through_conmon_fifo_before_start() {
     assert_eq!(ended(&session), AttachOutcome::Ended);
     assert_eq!(out.stdout(), b"40 120\r\n");
 }
+
+#[test]
+fn detach_closes_stdin_unless_left_open() {
+    let env = TestEnv::new();
+    let script = "while read line; do echo got:$line; done; echo eof; sleep 1000";
+    // conmon closes a non-terminal container's stdin when a session with stdin goes away.
+    let ctr = with_stdin(&env, "closes", &["sh", "-c", script]);
+    let out = Collected::default();
+    let session = attach(&env, &ctr, json!({"stdin": true, "start": true}), &out);
+    session.write(b"a\n").unwrap();
+    assert!(out.wait_for_stdout(b"got:a", Duration::from_secs(10)));
+    session.detach();
+    assert_eq!(ended(&session), AttachOutcome::Detached);
+    assert!(eventually(Duration::from_secs(10), || {
+        String::from_utf8_lossy(&std::fs::read(ctr.log_path()).unwrap_or_default()).contains("eof")
+    }));
+
+    // With leave_stdin_open the next session goes on writing.
+    let ctr = env.container_with(
+        "leftopen",
+        spec(&["sh", "-c", script]),
+        json!({"stdin": true, "leave_stdin_open": true}),
+    );
+    env.runtime.create_container(&ctr, None).unwrap();
+    let out = Collected::default();
+    let session = attach(&env, &ctr, json!({"stdin": true, "start": true}), &out);
+    session.write(b"a\n").unwrap();
+    assert!(out.wait_for_stdout(b"got:a", Duration::from_secs(10)));
+    session.detach();
+    assert_eq!(ended(&session), AttachOutcome::Detached);
+    let out = Collected::default();
+    let again = attach(&env, &ctr, json!({"stdin": true}), &out);
+    again.write(b"b\n").unwrap();
+    assert!(out.wait_for_stdout(b"got:b", Duration::from_secs(10)));
+    assert!(!String::from_utf8_lossy(&std::fs::read(ctr.log_path()).unwrap()).contains("eof"));
+    let err = again.write(b"c\n").and_then(|_| {
+        again.detach();
+        again.write(b"d\n")
+    });
+    assert!(err.unwrap_err().message().contains("attach again"));
+}
+
+#[test]
+fn attach_needs_a_stream() {
+    let err = AttachOptions::from_json(Some(r#"{"stdout": false, "stderr": false}"#)).unwrap_err();
+    assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_INVALID_ARGUMENT);
+    assert!(err.message().contains("at least one"), "{}", err);
+    let err = AttachOptions::from_json(Some(r#"{"width": 80}"#)).unwrap_err();
+    assert!(err.message().contains("height none"), "{}", err);
+}

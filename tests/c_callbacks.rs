@@ -294,3 +294,45 @@ fn failed_attach_does_not_take_userdata() {
     assert_eq!(record.freed.load(Ordering::SeqCst), 0);
     assert!(record.done.lock().unwrap().is_empty());
 }
+
+unsafe extern "C" fn wait_inside_done(
+    userdata: *mut c_void,
+    _result: ocirt_result,
+    _exit_code: i32,
+) {
+    let slot = &*(userdata as *const (Mutex<*mut ocirt_attach>, Mutex<Option<ocirt_result>>));
+    let attach = *slot.0.lock().unwrap();
+    let mut outcome = ocirt_attach_outcome::OCIRT_ATTACH_ENDED;
+    let mut code = 0;
+    let rc = ocirt_attach_wait(attach, -1, &mut outcome, &mut code);
+    *slot.1.lock().unwrap() = Some(rc);
+}
+
+#[test]
+fn wait_inside_a_callback_fails_instead_of_hanging() {
+    let handles = runtime();
+    let ctr = created(&handles, &["true"], serde_json::json!({}));
+    let slot: (Mutex<*mut ocirt_attach>, Mutex<Option<ocirt_result>>) =
+        (Mutex::new(ptr::null_mut()), Mutex::new(None));
+    let callbacks = ocirt_attach_callbacks {
+        userdata: &slot as *const _ as *mut c_void,
+        on_stdout: None,
+        on_stderr: None,
+        on_done: Some(wait_inside_done),
+        userdata_free: None,
+    };
+    let mut attach = ptr::null_mut();
+    // The callback reads the handle from the slot, so hold the slot's lock until it is set.
+    {
+        let mut guard = slot.0.lock().unwrap();
+        let options = CString::new(r#"{"start": true}"#).unwrap();
+        let rc =
+            unsafe { ocirt_container_attach(ctr.0, options.as_ptr(), &callbacks, &mut attach) };
+        assert_eq!(rc, OCIRT_OK, "{}", last_error());
+        *guard = attach;
+    }
+    let (rc, _) = wait(attach);
+    assert_eq!(rc, OCIRT_OK);
+    assert_eq!(*slot.1.lock().unwrap(), Some(OCIRT_ERR_INVALID_ARGUMENT));
+    unsafe { ocirt_attach_free(attach) };
+}

@@ -605,7 +605,10 @@ fn two_hundred_execs_leave_nothing_behind() {
         assert_eq!(code, 3, "iteration {}", iteration);
         drop(session);
         env.runtime.exec_container_cleanup(&ctr, &id).unwrap();
-        assert!(!env.runtime.socket_link_for(&id).exists());
+        assert!(!env
+            .runtime
+            .socket_link_for(&ocirt::exec::conmon_uuid(ctr.id(), &id))
+            .exists());
     }
     let remaining: Vec<_> = std::fs::read_dir(ctr.file("exec")).unwrap().collect();
     assert!(remaining.is_empty(), "{:?}", remaining);
@@ -641,14 +644,23 @@ fn exec_cleanup_and_paths() {
         )
         .unwrap();
     let path = env.runtime.exec_attach_socket_path(&ctr, &id).unwrap();
-    assert_eq!(path, env.runtime.socket_dir().join(&id).join("attach"));
+    assert_eq!(
+        path,
+        env.runtime
+            .socket_dir()
+            .join(format!("{}@{}", ctr.id(), id))
+            .join("attach")
+    );
     assert!(path.exists(), "{}", path.display());
     let err = env.runtime.exec_container_cleanup(&ctr, &id).unwrap_err();
     assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_EXEC_STATE_INVALID);
     env.runtime.exec_stop_container(&ctr, &id, 1).unwrap();
     env.runtime.exec_container_cleanup(&ctr, &id).unwrap();
     assert!(!ctr.file("exec").join(&id).exists());
-    assert!(!env.runtime.socket_link_for(&id).exists());
+    assert!(!env
+        .runtime
+        .socket_link_for(&ocirt::exec::conmon_uuid(ctr.id(), &id))
+        .exists());
     for err in [
         env.runtime
             .exec_update_status(&ctr, &id)
@@ -668,6 +680,50 @@ fn exec_cleanup_and_paths() {
             err
         );
     }
+}
+
+#[test]
+fn same_session_id_in_two_containers() {
+    let env = TestEnv::new();
+    let first = env.running("twin1", &["sleep", "1000"]);
+    let second = env.running("twin2", &["sleep", "1000"]);
+    let id = session_id("shared");
+    for ctr in [&first, &second] {
+        env.runtime
+            .exec_container(
+                ctr,
+                &id,
+                &options(json!({"cmd": ["sleep", "100"]})),
+                Streams::Detached,
+            )
+            .unwrap();
+    }
+    let first_path = env.runtime.exec_attach_socket_path(&first, &id).unwrap();
+    let second_path = env.runtime.exec_attach_socket_path(&second, &id).unwrap();
+    assert_ne!(first_path, second_path);
+    assert!(first_path.exists() && second_path.exists());
+    env.runtime.exec_stop_container(&second, &id, 0).unwrap();
+    env.runtime.exec_container_cleanup(&second, &id).unwrap();
+    assert!(
+        first_path.exists(),
+        "cleaning up one session removed the other's link"
+    );
+    assert_eq!(
+        env.runtime.exec_update_status(&first, &id).unwrap(),
+        (true, None)
+    );
+    // A session id may equal a container id: their links differ.
+    let (_, handle) = env
+        .runtime
+        .exec_container(
+            &first,
+            second.id(),
+            &options(json!({"cmd": ["true"]})),
+            Streams::Detached,
+        )
+        .unwrap();
+    assert_eq!(handle.wait(WAIT).unwrap().1, 0);
+    assert!(env.runtime.attach_socket_path(&second).unwrap().exists());
 }
 
 #[test]
@@ -802,4 +858,42 @@ fn exec_over_http() {
     }
     assert_eq!(stdout, b"pre-hello\n");
     assert_eq!(stderr, b"err\n");
+}
+
+#[test]
+fn http_exec_failure_is_reported_on_the_connection() {
+    let env = TestEnv::new();
+    let ctr = env.running("httpfail", &["sleep", "1000"]);
+    let (mut client, server) = UnixStream::pair().unwrap();
+    let http_options = HttpAttachOptions::from_json(Some(r#"{"hijack_header": true}"#)).unwrap();
+    let err = env
+        .runtime
+        .exec_container_http(
+            &ctr,
+            &session_id("fail"),
+            &options(json!({"cmd": ["/no/such/binary"]})),
+            OwnedFd::from(server),
+            http_options,
+            Vec::new(),
+            None,
+        )
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_RUNTIME_NOT_FOUND);
+    let mut data = Vec::new();
+    client.read_to_end(&mut data).unwrap();
+    let header = ocirt::attach::http::HIJACK_HEADER;
+    assert!(
+        data.starts_with(header),
+        "{:?}",
+        String::from_utf8_lossy(&data)
+    );
+    let frame = &data[header.len()..];
+    assert_eq!(frame[0], 2, "the error goes out as a stderr frame");
+    let text = String::from_utf8_lossy(&frame[8..]);
+    assert!(
+        text.starts_with("Error: ") && text.contains("/no/such/binary"),
+        "{}",
+        text
+    );
 }

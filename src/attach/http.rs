@@ -15,7 +15,9 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::socket::{self, MsgFlags};
 use serde::Deserialize;
 
-use crate::attach::{AttachOutcome, AttachSession, OutputSink, Stream, WriteOutcome, STDIN_CHUNK};
+use crate::attach::{
+    AttachOutcome, AttachSession, OutputSink, Stream, WriteOutcome, OCIRT_STDIN_CHUNK,
+};
 use crate::cancel::Cancel;
 use crate::error::{ocirt_result, Error, Result};
 use crate::process;
@@ -55,7 +57,7 @@ fn default_true() -> bool {
 }
 
 fn default_buffer_limit() -> usize {
-    crate::attach::DEFAULT_BUFFER_LIMIT
+    crate::attach::OCIRT_DEFAULT_BUFFER_LIMIT
 }
 
 impl HttpAttachOptions {
@@ -164,6 +166,44 @@ impl OutputSink for HttpSink {
     }
 }
 
+/// How far a call got with a hijacked connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing was written.
+    Nothing,
+    /// The hijack header was written.
+    Header,
+    /// A session streams; its sink reports failures itself.
+    Streaming,
+}
+
+/// Reports a failure on the hijacked connection, which the host can no longer use for an
+/// HTTP error: the hijack header when requested and not yet written, then
+/// `Error: <message>` as a stderr frame (or raw text with a terminal), as podman does after
+/// a hijack. Does nothing once a session streams, or for a cancellation.
+pub fn report_failure(
+    conn: &OwnedFd,
+    hijack_header: bool,
+    terminal: bool,
+    progress: Progress,
+    err: &Error,
+) {
+    if err.kind() == ocirt_result::OCIRT_ERR_CANCELLED || progress == Progress::Streaming {
+        return;
+    }
+    if hijack_header && progress == Progress::Nothing {
+        let _ = write_all(conn, HIJACK_HEADER);
+    }
+    let text = format!("Error: {}\n", err.message());
+    let _ = if terminal {
+        write_all(conn, text.as_bytes())
+    } else {
+        let mut frame = frame_header(Stream::Stderr, text.len()).to_vec();
+        frame.extend_from_slice(text.as_bytes());
+        write_all(conn, &frame)
+    };
+}
+
 /// Copies stdin from the connection into the session until EOF, detach or `stop`.
 fn pump_stdin(session: &AttachSession, conn: &OwnedFd, buffered: &[u8], stop: &EventFd) {
     if !buffered.is_empty() {
@@ -172,7 +212,7 @@ fn pump_stdin(session: &AttachSession, conn: &OwnedFd, buffered: &[u8], stop: &E
             Ok(WriteOutcome::Detached) | Err(_) => return,
         }
     }
-    let mut buffer = vec![0u8; STDIN_CHUNK];
+    let mut buffer = vec![0u8; OCIRT_STDIN_CHUNK];
     loop {
         match process::wait_readable(&[conn.as_fd(), stop.as_fd()], None) {
             Ok(Some(0)) => {}

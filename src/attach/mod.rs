@@ -28,8 +28,9 @@ use serde::Deserialize;
 use crate::error::{ocirt_result, Error, Result};
 use detach::{DetachKeys, DetachMatcher};
 
-/// Largest stdin message conmon reads in one go; it silently drops the rest of a longer one.
-pub const STDIN_CHUNK: usize = 32 * 1024;
+/// Largest stdin message conmon reads in one go; it silently drops the rest of a longer one,
+/// so `ocirt_attach_write` splits writes into messages of this size.
+pub const OCIRT_STDIN_CHUNK: usize = 32 * 1024;
 
 /// Receive buffer size. conmon's packets are at most 8193 bytes (stream byte plus 8192), and
 /// a shorter read would silently lose the end of a packet.
@@ -38,8 +39,8 @@ const PACKET_BUFFER: usize = 64 * 1024;
 /// Most bytes of one stream handed to the sink in one call when more are queued.
 const MAX_DELIVERY: usize = 1024 * 1024;
 
-/// Default bound of a session's output queue in bytes.
-pub const DEFAULT_BUFFER_LIMIT: usize = 8 * 1024 * 1024;
+/// Default `buffer_limit` of a session's output queue, in bytes.
+pub const OCIRT_DEFAULT_BUFFER_LIMIT: usize = 8 * 1024 * 1024;
 
 /// An output stream of the container.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +96,7 @@ fn default_true() -> bool {
 }
 
 fn default_buffer_limit() -> usize {
-    DEFAULT_BUFFER_LIMIT
+    OCIRT_DEFAULT_BUFFER_LIMIT
 }
 
 impl Default for AttachOptions {
@@ -117,6 +118,11 @@ impl AttachOptions {
 
     /// Checks the values serde cannot check.
     pub fn validate(&self) -> Result<()> {
+        if !(self.stdin || self.stdout || self.stderr) {
+            return Err(Error::invalid(
+                "attach options: at least one of \"stdin\", \"stdout\" and \"stderr\" must be true",
+            ));
+        }
         DetachKeys::parse_or_default(self.detach_keys.as_deref())?;
         self.size()?;
         if self.buffer_limit == 0 {
@@ -133,11 +139,19 @@ impl AttachOptions {
             (None, None) => Ok(None),
             (Some(w), Some(h)) if w > 0 && h > 0 => Ok(Some((w, h))),
             (w, h) => Err(Error::invalid(format!(
-                "attach options: give both \"width\" and \"height\", each at least 1 (got width {:?}, height {:?})",
-                w, h
+                "attach options: give both \"width\" and \"height\", each at least 1 (got width {}, height {})",
+                describe_size(w),
+                describe_size(h)
             ))),
         }
     }
+}
+
+/// Formats an optional terminal dimension for messages: the number, or "none".
+pub fn describe_size(value: Option<u16>) -> String {
+    value
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "none".to_string())
 }
 
 /// Receives a session's output. Called on the session's delivery thread, one call at a time,
@@ -386,9 +400,15 @@ impl AttachSession {
             )));
         }
         let mut input = lock(&shared.input);
+        if shared.detached.load(Ordering::SeqCst) {
+            return Err(Error::state_invalid(format!(
+                "{}: the attach session detached, which closed its stdin; attach again to send input",
+                shared.config.description
+            )));
+        }
         if input.closed {
             return Err(Error::state_invalid(format!(
-                "{}: stdin of this attach session is closed",
+                "{}: stdin of this attach session was closed with close_stdin",
                 shared.config.description
             )));
         }
@@ -454,6 +474,19 @@ impl AttachSession {
     /// Waits until the session is over; `None` waits forever. Returns the result and exit
     /// code, or `None` when the timeout passed first.
     pub fn wait(&self, timeout: Option<Duration>) -> Option<(Result<AttachOutcome>, i32)> {
+        if *lock(&self.shared.delivery_thread) == Some(std::thread::current().id())
+            && !self.is_finished()
+        {
+            // The session ends only after its callbacks return, so waiting here would block
+            // forever.
+            return Some((
+                Err(Error::invalid(format!(
+                    "{}: cannot wait for the session from inside its own callback",
+                    self.shared.config.description
+                ))),
+                -1,
+            ));
+        }
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut result = lock(&self.shared.result);
         loop {
@@ -492,7 +525,7 @@ impl AttachSession {
 
 impl Shared {
     fn send_all(&self, data: &[u8]) -> Result<()> {
-        for chunk in data.chunks(STDIN_CHUNK) {
+        for chunk in data.chunks(OCIRT_STDIN_CHUNK) {
             loop {
                 match socket::send(self.socket.as_raw_fd(), chunk, MsgFlags::MSG_NOSIGNAL) {
                     Ok(_) => break,

@@ -85,9 +85,16 @@ pub struct ContainerConfig {
     #[serde(default)]
     pub rootfs: Option<PathBuf>,
     /// Keep the container's stdin open so attach sessions can write to it (conmon `-i`).
-    /// Ignored for terminal containers, whose terminal always accepts input.
+    /// Ignored for terminal containers, whose terminal always accepts input. conmon closes the
+    /// process's stdin when any attach session with stdin ends (detach included), unless
+    /// `leave_stdin_open` is set.
     #[serde(default)]
     pub stdin: bool,
+    /// Keep the process's stdin open when attach sessions end (conmon
+    /// `--leave-stdin-open`), so a detached session can attach again and go on writing. The
+    /// process then never sees the end of its input.
+    #[serde(default)]
+    pub leave_stdin_open: bool,
     /// `k8s-file` (default), `json-file` (written as k8s-file, as podman does), `journald`
     /// or `none`.
     #[serde(default)]

@@ -55,13 +55,31 @@ const EXIT_FILE_GRACE: Duration = Duration::from_secs(5);
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Exit code recorded for a command the runtime could not find (as a shell reports it).
-pub const EXIT_NOT_FOUND: i32 = 127;
+pub const OCIRT_EXIT_NOT_FOUND: i32 = 127;
 
 /// Exit code recorded for a command the runtime could not execute.
-pub const EXIT_PERMISSION_DENIED: i32 = 126;
+pub const OCIRT_EXIT_PERMISSION_DENIED: i32 = 126;
 
-/// Exit code recorded for any other failure to start the command.
-pub const EXIT_START_FAILED: i32 = 125;
+/// Exit code recorded for any other failure to start the command (the runtime's error is
+/// neither "not found" nor "permission denied"; the call returns `OCIRT_ERR_OCI_RUNTIME`).
+pub const OCIRT_EXIT_START_FAILED: i32 = 125;
+
+/// Returns conmon's `-u` value for a session, which names its link in the socket directory:
+/// `<container id>@<session id>`. No id contains `@`, so the name can clash neither with a
+/// container's nor with a session of another container. When it would exceed the 255 bytes
+/// a file name may have, the session part is replaced by a 64-bit FNV-1a hash of it.
+pub fn conmon_uuid(container_id: &str, session_id: &str) -> String {
+    let full = format!("{}@{}", container_id, session_id);
+    if full.len() <= 255 {
+        return full;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in session_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{}@{:016x}", container_id, hash)
+}
 
 /// Returns `CAP_`-prefixed, upper-case capability name.
 pub fn normalize_capability(name: &str) -> String {
@@ -281,7 +299,7 @@ pub enum Streams {
     /// Everything over a hijacked HTTP connection, which the session owns.
     Http {
         /// The connection.
-        conn: OwnedFd,
+        conn: Arc<OwnedFd>,
         /// Streams and detach keys of the connection.
         options: HttpAttachOptions,
         /// Bytes the host's HTTP parser already read from the connection.
@@ -306,23 +324,7 @@ fn check_preserved_fds(count: u32) -> Result<()> {
 }
 
 /// Creates the session's directory; fails when the id is taken.
-fn create_session_dir(
-    runtime: &ConmonRuntime,
-    ctr: &Container,
-    id: &str,
-    paths: &ExecPaths,
-) -> Result<()> {
-    // conmon links `<socket dir>/<session id>` to the session, as it does for container ids.
-    if runtime.state_dir().join(id).exists() {
-        return Err(Error::new(
-            ocirt_result::OCIRT_ERR_EXEC_SESSION_EXISTS,
-            format!(
-                "exec session id {} is also a container id in {}; choose another",
-                id,
-                runtime.state_dir().display()
-            ),
-        ));
-    }
+fn create_session_dir(ctr: &Container, id: &str, paths: &ExecPaths) -> Result<()> {
     state::create_dir_all(&ctr.file("exec"))?;
     match fs::create_dir(&paths.dir) {
         Ok(()) => {}
@@ -357,8 +359,9 @@ fn exec_command(
 ) -> ConmonCommand {
     let pidfile = paths.file("exec_pid");
     let oci_log = paths.file("oci-log");
+    let cuuid = conmon_uuid(ctr.id(), id);
     let target = conmon_args::Target {
-        cuuid: id,
+        cuuid: &cuuid,
         bundle: &paths.dir,
         pidfile: &pidfile,
         exit_dir: &paths.exit_dir,
@@ -425,9 +428,9 @@ fn start_failure(ctr: &Container, id: &str, paths: &ExecPaths, message: Option<&
         .unwrap_or_else(|| "exec failed".to_string());
     let kind = runtime_cli::classify_message(&text);
     let code = match kind {
-        ocirt_result::OCIRT_ERR_RUNTIME_NOT_FOUND => EXIT_NOT_FOUND,
-        ocirt_result::OCIRT_ERR_RUNTIME_PERMISSION_DENIED => EXIT_PERMISSION_DENIED,
-        _ => EXIT_START_FAILED,
+        ocirt_result::OCIRT_ERR_RUNTIME_NOT_FOUND => OCIRT_EXIT_NOT_FOUND,
+        ocirt_result::OCIRT_ERR_RUNTIME_PERMISSION_DENIED => OCIRT_EXIT_PERMISSION_DENIED,
+        _ => OCIRT_EXIT_START_FAILED,
     };
     record_exit(paths, code);
     Error::new(
@@ -442,7 +445,8 @@ fn start_failure(ctr: &Container, id: &str, paths: &ExecPaths, message: Option<&
     )
 }
 
-/// Starts an exec session. Returns the command's host pid and the handle to follow it.
+/// Starts an exec session. Returns the command's host pid and the handle to follow it. A
+/// session streamed over HTTP that fails to start reports the failure on its connection.
 pub fn start(
     runtime: &ConmonRuntime,
     ctr: &Container,
@@ -450,9 +454,41 @@ pub fn start(
     options: &ExecOptions,
     streams: Streams,
 ) -> Result<(i32, Box<dyn SessionHandle>)> {
+    let http = match &streams {
+        Streams::Http {
+            conn,
+            options: http,
+            ..
+        } => Some((Arc::clone(conn), http.hijack_header)),
+        _ => None,
+    };
+    let mut progress = http::Progress::Nothing;
+    let started = start_inner(runtime, ctr, id, options, streams, &mut progress);
+    if let (Err(err), Some((conn, hijack_header))) = (&started, &http) {
+        http::report_failure(conn, *hijack_header, options.terminal, progress, err);
+    }
+    started
+}
+
+fn start_inner(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    id: &str,
+    options: &ExecOptions,
+    streams: Streams,
+    progress: &mut http::Progress,
+) -> Result<(i32, Box<dyn SessionHandle>)> {
     ids::validate(id, "exec session id")?;
     options.validate()?;
-    let keys = crate::attach::detach::DetachKeys::parse_or_default(options.detach_keys.as_deref())?;
+    // Streams over HTTP take the connection's detach keys when it names any.
+    let key_text = match &streams {
+        Streams::Http { options: http, .. } => http
+            .detach_keys
+            .as_deref()
+            .or(options.detach_keys.as_deref()),
+        _ => options.detach_keys.as_deref(),
+    };
+    let keys = crate::attach::detach::DetachKeys::parse_or_default(key_text)?;
     check_preserved_fds(options.preserve_fds)?;
     let status = ctr.load_state()?.status;
     if status != Status::Running {
@@ -475,13 +511,13 @@ pub fn start(
 
     let process = process_spec::build(ctr, options)?;
     let paths = ExecPaths::new(ctr, id);
-    create_session_dir(runtime, ctr, id, &paths)?;
+    create_session_dir(ctr, id, &paths)?;
     let started = start_in_dir(
-        runtime, ctr, id, options, streams, stdin, keys, &paths, &process,
+        runtime, ctr, id, options, streams, stdin, keys, &paths, &process, progress,
     );
     if started.is_err() && !paths.file("session.json").exists() {
         let _ = fs::remove_dir_all(&paths.dir);
-        let _ = fs::remove_file(runtime.socket_link_for(id));
+        let _ = fs::remove_file(runtime.socket_link_for(&conmon_uuid(ctr.id(), id)));
     }
     started
 }
@@ -497,6 +533,7 @@ fn start_in_dir(
     keys: crate::attach::detach::DetachKeys,
     paths: &ExecPaths,
     process: &oci_spec::runtime::Process,
+    progress: &mut http::Progress,
 ) -> Result<(i32, Box<dyn SessionHandle>)> {
     let spec_text = serde_json::to_vec_pretty(process).map_err(|err| {
         Error::invalid(format!("cannot serialize the exec process spec: {}", err))
@@ -599,9 +636,9 @@ fn start_in_dir(
             },
             Some(socket),
         ) => {
-            let conn = Arc::new(conn);
             if http_options.hijack_header {
                 http::write_all(&conn, http::HIJACK_HEADER)?;
+                *progress = http::Progress::Header;
             }
             let config = SessionConfig {
                 description: format!("exec session {}", id),
@@ -614,6 +651,7 @@ fn start_in_dir(
             let sink = Box::new(HttpSink::new(Arc::clone(&conn), options.terminal));
             let exit_code = exit_code_source(sync, paths.clone(), record);
             let session = Arc::new(AttachSession::start(socket, config, sink, Some(exit_code))?);
+            *progress = http::Progress::Streaming;
             Box::new(HttpExec::start(session, conn, stdin, buffered, cancel)?)
         }
     };
@@ -897,7 +935,7 @@ pub fn cleanup(runtime: &ConmonRuntime, ctr: &Container, id: &str) -> Result<()>
         ));
     }
     let paths = ExecPaths::new(ctr, id);
-    let link = runtime.socket_link_for(id);
+    let link = runtime.socket_link_for(&conmon_uuid(ctr.id(), id));
     if let Err(err) = fs::remove_file(&link) {
         if err.kind() != io::ErrorKind::NotFound {
             return Err(Error::io(format!("cannot remove {}", link.display()), err));

@@ -84,7 +84,7 @@ fn default_true() -> bool {
 }
 
 fn default_buffer_limit() -> usize {
-    crate::attach::DEFAULT_BUFFER_LIMIT
+    crate::attach::OCIRT_DEFAULT_BUFFER_LIMIT
 }
 
 impl ExecOptions {
@@ -128,8 +128,9 @@ impl ExecOptions {
             }
             (w, h) => {
                 return Err(Error::invalid(format!(
-                    "exec options: give both \"width\" and \"height\", each at least 1 (got width {:?}, height {:?})",
-                    w, h
+                    "exec options: give both \"width\" and \"height\", each at least 1 (got width {}, height {})",
+                    crate::attach::describe_size(w),
+                    crate::attach::describe_size(h)
                 )))
             }
         }

@@ -230,8 +230,10 @@ pub unsafe extern "C" fn ocirt_attach_write(
 }
 
 /// Closes the session's stdin (a half-close): bytes held back as a possible detach sequence
-/// are sent first. Output keeps flowing until the process ends it. conmon closes the
-/// process's stdin when any client closes, for every attached client.
+/// are sent first. Output keeps flowing until the process ends it. Without a terminal, conmon
+/// then closes the process's stdin (for every attached client, unless the container has
+/// `leave_stdin_open`), so the process reads end of file. A terminal has no end of input:
+/// send the terminal's EOF character (ctrl-d, byte 0x04) with `ocirt_attach_write` instead.
 ///
 /// # Safety
 /// `attach` is a live handle.
@@ -245,6 +247,9 @@ pub unsafe extern "C" fn ocirt_attach_close_stdin(attach: *const ocirt_attach) -
 
 /// Detaches the session: it disconnects from conmon, delivers what it already received, and
 /// ends with `OCIRT_ATTACH_DETACHED`. The process keeps running and can be attached again.
+/// For a session with stdin on a container without a terminal, conmon closes the process's
+/// stdin on the disconnect (as it does for podman), unless the container has
+/// `leave_stdin_open`; a process that reads stdin then sees end of file.
 ///
 /// # Safety
 /// `attach` is a live handle.
@@ -264,7 +269,9 @@ pub unsafe extern "C" fn ocirt_attach_detach(attach: *const ocirt_attach) -> oci
 /// container attach) when the session ended without error. Returns the session's error
 /// (such as `OCIRT_ERR_CALLBACK_ABORTED` or `OCIRT_ERR_IO`, with its message) when it
 /// failed, and `OCIRT_ERR_TIMED_OUT` when it is still going; outputs are then untouched.
-/// May be called again after it returned.
+/// May be called again after it returned. Called from inside one of the session's own
+/// callbacks it fails with `OCIRT_ERR_INVALID_ARGUMENT` instead of waiting forever, because
+/// the session ends only after its callbacks return.
 ///
 /// # Safety
 /// `attach` is a live handle; `outcome` and `exit_code` are writable.
@@ -316,7 +323,8 @@ pub unsafe extern "C" fn ocirt_attach_free(attach: *mut ocirt_attach) {
 /// Sets the terminal size of a terminal container (`AttachResize`) through conmon's control
 /// FIFO: `width` columns, `height` rows, each at least 1. Works from the moment the container
 /// is created, so a size set before start is the first size the process sees.
-/// `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal or not running.
+/// `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal, or one that is not
+/// created, running or paused.
 ///
 /// # Safety
 /// `container` is a live handle.

@@ -51,7 +51,10 @@ fn into_handle(container: Arc<Container>, out: *mut *mut ocirt_container) -> Res
 ///   bundle's root. The spec is copied into the container's state directory with absolute
 ///   paths, so one bundle can serve many containers; `process.terminal` decides whether the
 ///   container has a terminal.
-/// - `stdin` (bool, default false): keep the container's stdin open for attach (`-i`).
+/// - `stdin` (bool, default false): keep the container's stdin open for attach (`-i`). Without
+///   a terminal, conmon closes the process's stdin when any attach session with stdin ends,
+///   detach included; `leave_stdin_open` (bool) keeps it open instead, so a later session can
+///   go on writing (the process then never sees the end of its input).
 /// - `log_driver` (`"k8s-file"`, the default, `"json-file"` (written as k8s-file),
 ///   `"journald"` or `"none"`); `log_path` (absolute path without `:`, default `ctr.log` in
 ///   the state directory); `log_size_max` (bytes, negative for unlimited, default the

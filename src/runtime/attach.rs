@@ -25,15 +25,17 @@ fn check_attachable(ctr: &Container, start: bool) -> Result<()> {
     if ok {
         return Ok(());
     }
+    if start {
+        return Err(Error::state_invalid(format!(
+            "container {} is {}; attach with \"start\": true needs a created container (attach without \"start\" to join a running one)",
+            ctr.id(),
+            status
+        )));
+    }
     Err(Error::state_invalid(format!(
-        "container {} is {}; attach needs a {} container",
+        "container {} is {}; attach needs a created, running or paused container",
         ctr.id(),
-        status,
-        if start {
-            "created"
-        } else {
-            "created, running or paused"
-        }
+        status
     )))
 }
 
@@ -104,15 +106,42 @@ pub fn http_attach(
     buffered: &[u8],
     cancel: Option<&Cancel>,
 ) -> Result<AttachOutcome> {
+    let conn = Arc::new(conn);
+    let mut progress = http::Progress::Nothing;
+    let result = http_attach_on(
+        runtime,
+        ctr,
+        &conn,
+        options,
+        buffered,
+        cancel,
+        &mut progress,
+    );
+    if let Err(err) = &result {
+        http::report_failure(&conn, options.hijack_header, ctr.terminal(), progress, err);
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn http_attach_on(
+    runtime: &ConmonRuntime,
+    ctr: &Container,
+    conn: &Arc<OwnedFd>,
+    options: &HttpAttachOptions,
+    buffered: &[u8],
+    cancel: Option<&Cancel>,
+    progress: &mut http::Progress,
+) -> Result<AttachOutcome> {
     let keys = DetachKeys::parse_or_default(options.detach_keys.as_deref())?;
     check_attachable(ctr, options.start)?;
     check_stdin(ctr, options.stdin)?;
     let socket = attach::connect(&ctr.file("attach"))?;
-    let conn = Arc::new(conn);
-    if options.hijack_header {
-        http::write_all(&conn, HIJACK_HEADER)?;
-    }
     start_if_requested(runtime, ctr, options.start)?;
+    if options.hijack_header {
+        http::write_all(conn, HIJACK_HEADER)?;
+        *progress = http::Progress::Header;
+    }
     let config = SessionConfig {
         description: format!("container {}", ctr.id()),
         stdout: options.stdout,
@@ -121,9 +150,17 @@ pub fn http_attach(
         detach_keys: keys,
         buffer_limit: options.buffer_limit,
     };
-    let sink = Box::new(HttpSink::new(Arc::clone(&conn), ctr.terminal()));
+    let sink = Box::new(HttpSink::new(Arc::clone(conn), ctr.terminal()));
     let session = AttachSession::start(socket, config, sink, None)?;
-    http::run(Arc::new(session), conn, options.stdin, buffered, cancel)
+    // From here on, failures are written to the connection by the session's sink.
+    *progress = http::Progress::Streaming;
+    http::run(
+        Arc::new(session),
+        Arc::clone(conn),
+        options.stdin,
+        buffered,
+        cancel,
+    )
 }
 
 pub fn resize(ctr: &Container, width: u16, height: u16) -> Result<()> {

@@ -60,6 +60,9 @@ fn create_command(
     } else if config.stdin {
         args.push(&["-i"]);
     }
+    if config.leave_stdin_open {
+        args.push(&["--leave-stdin-open"]);
+    }
     args.push_path("--conmon-pidfile", &ctr.conmon_pidfile());
     if runtime.config().no_pivot {
         args.push(&["--no-pivot"]);
@@ -579,7 +582,7 @@ fn remove_container_files(runtime: &ConmonRuntime, ctr: &Container) -> Vec<Strin
     paths.extend(
         crate::exec::session_ids(ctr)
             .iter()
-            .map(|id| runtime.socket_link_for(id)),
+            .map(|id| runtime.socket_link_for(&crate::exec::conmon_uuid(ctr.id(), id))),
     );
     for path in paths {
         if let Err(err) = fs::remove_file(&path) {

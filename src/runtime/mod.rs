@@ -288,7 +288,7 @@ impl OciRuntime for ConmonRuntime {
         cancel: Option<crate::cancel::Cancel>,
     ) -> Result<(i32, Box<dyn crate::attach::SessionHandle>)> {
         let streams = crate::exec::Streams::Http {
-            conn,
+            conn: std::sync::Arc::new(conn),
             options: http_options,
             buffered,
             cancel,
@@ -320,7 +320,9 @@ impl OciRuntime for ConmonRuntime {
 
     fn exec_attach_socket_path(&self, ctr: &Container, session_id: &str) -> Result<PathBuf> {
         crate::exec::load_record(ctr, session_id)?;
-        Ok(self.socket_link_for(session_id).join("attach"))
+        Ok(self
+            .socket_link_for(&crate::exec::conmon_uuid(ctr.id(), session_id))
+            .join("attach"))
     }
 
     fn checkpoint_container(&self, ctr: &Container, options: &CheckpointOptions) -> Result<()> {
