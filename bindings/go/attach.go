@@ -42,7 +42,7 @@ type AttachOptions struct {
 	// BufferLimit is the number of bytes buffered while the writers lag; 0 means 8 MiB.
 	BufferLimit int
 	// AttachReady, when not nil, receives true once the session is connected (and the
-	// container started, with Start).
+	// container started, with Start). The send blocks until it is received or ctx is done.
 	AttachReady chan<- bool
 }
 
@@ -126,13 +126,13 @@ func (r *Runtime) Attach(ctx context.Context, ctr *Container, options *AttachOpt
 		case <-ctx.Done():
 		}
 	}
-	what := "attach to container " + ctr.id
-	ended, err := s.wait(ctx, what)
+	description := "attach to container " + ctr.id
+	ended, err := s.wait(ctx, description)
 	if err != nil {
 		return err
 	}
 	if ended.detached {
-		return detachedError(what)
+		return detachedError(description)
 	}
 	return nil
 }

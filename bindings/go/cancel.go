@@ -31,7 +31,7 @@ func newCanceler(ctx context.Context) (*canceler, error) {
 		defer close(c.finished)
 		select {
 		case <-ctx.Done():
-			// A trigger only fails for a NULL token, which c.token is not.
+			// ocirt_cancel_trigger fails only for a NULL token, and c.token is not NULL.
 			C.ocirt_cancel_trigger(c.token)
 		case <-c.stop:
 		}

@@ -47,7 +47,8 @@ type ContainerConfig struct {
 	// then its arguments. ExitCommandDelay is the wait before it runs, in seconds.
 	ExitCommand      []string `json:"exit_command,omitempty"`
 	ExitCommandDelay uint     `json:"exit_command_delay,omitempty"`
-	// ConmonPidFile is where conmon writes its pid; default conmon.pid in the state directory.
+	// ConmonPidFile is the absolute path of conmon's pid file; default conmon.pid in the
+	// state directory.
 	ConmonPidFile string `json:"conmon_pidfile,omitempty"`
 	// RuntimeArgs are extra options for `runtime create`.
 	RuntimeArgs []string `json:"runtime_args,omitempty"`
@@ -375,7 +376,7 @@ type TerminalSize struct {
 }
 
 // AttachResize sets the terminal size of a terminal container. It works from the moment the
-// container is created, so a size set before start is the first one the process sees.
+// container is created, so a size set before start is the size the process starts with.
 // ErrContainerStateInvalid for a container without a terminal.
 func (r *Runtime) AttachResize(ctr *Container, size TerminalSize) error {
 	return r.onContainer(ctr, func(p *C.ocirt_container) C.ocirt_result {

@@ -1,6 +1,6 @@
 // Package ocirt is the Go binding of libocirt, the OCI runtime layer of podman (libpod's
 // OCIRuntime) as a C library. It drives runc or crun through conmon to create, start,
-// attach to, exec into, stop and delete containers; conmon supervises each container, so
+// attach to, exec into, stop and delete containers. conmon supervises each container, so
 // containers keep running after the Go process exits.
 //
 // A Runtime mirrors libpod's OCIRuntime: its methods take the *Container they act on

@@ -54,6 +54,7 @@ func (o *ExecOptions) json(streams *AttachStreams, size *TerminalSize) (map[stri
 		return nil, err
 	}
 	fields["cmd"] = o.Cmd
+
 	if len(o.CapAdd) > 0 {
 		fields["cap_add"] = o.CapAdd
 	}
@@ -70,6 +71,7 @@ func (o *ExecOptions) json(streams *AttachStreams, size *TerminalSize) (map[stri
 		}
 		fields["env"] = env
 	}
+
 	if o.Terminal {
 		fields["terminal"] = true
 	}
@@ -92,11 +94,12 @@ func (o *ExecOptions) json(streams *AttachStreams, size *TerminalSize) (map[stri
 }
 
 // ExecContainer runs a command in the running container and returns its host pid once it
-// runs, with a channel that receives the attach's result once: nil when the streams ended
-// (ExecUpdateStatus then gives the exit code), an error matching ErrDetached on detach, or
-// one matching ErrCanceled and ctx's error when ctx was done first (the session detaches
-// and the command keeps running). newSize sets a terminal's initial size. A panic in a
-// writer is raised again on the goroutine that feeds the channel, which ends the program.
+// runs. The returned channel receives the attach's result once. The result is nil when the
+// streams ended, and ExecUpdateStatus then gives the exit code. It matches ErrDetached
+// after a detach, and ErrCanceled and ctx's error when ctx was done first, in which case
+// the session detaches and the command keeps running. newSize sets a terminal's initial
+// size. A panic in a writer is raised again on the goroutine that feeds the channel, which
+// ends the program.
 func (r *Runtime) ExecContainer(ctx context.Context, ctr *Container, sessionID string, options *ExecOptions, streams *AttachStreams, newSize *TerminalSize) (int, <-chan error, error) {
 	if err := r.checkOwner(ctr); err != nil {
 		return -1, nil, err
@@ -137,17 +140,17 @@ func (r *Runtime) ExecContainer(ctx context.Context, ctr *Container, sessionID s
 
 // follow waits for s in a goroutine and sends its result on the returned channel, then
 // lets go of s and of cancel (which may be nil).
-func follow(ctx context.Context, s *session, what string, cancel *canceler) <-chan error {
+func follow(ctx context.Context, s *session, description string, cancel *canceler) <-chan error {
 	result := make(chan error, 1)
 	go func() {
 		defer cancel.close()
 		defer s.release()
-		ended, err := s.wait(ctx, what)
+		ended, err := s.wait(ctx, description)
 		switch {
 		case err != nil:
 			result <- withContext(ctx, err)
 		case ended.detached:
-			result <- detachedError(what)
+			result <- detachedError(description)
 		default:
 			result <- nil
 		}
@@ -157,9 +160,9 @@ func follow(ctx context.Context, s *session, what string, cancel *canceler) <-ch
 
 // ExecContainerHTTP runs a command in the running container with its streams on a
 // connection hijacked from an HTTP server, framed as in HTTPAttach. It returns the host pid
-// once the command runs, and a channel as ExecContainer does; ctx done ends the streaming
-// early. The library owns conn from the call on and closes it when the session is over,
-// whatever the result; rw's buffered input goes to stdin first.
+// once the command runs, and a channel as ExecContainer does. When ctx is done, the
+// streaming ends early. The library owns conn from the call on and closes it when the
+// session is over, whatever the result. rw's buffered input goes to stdin first.
 func (r *Runtime) ExecContainerHTTP(ctx context.Context, ctr *Container, sessionID string, options *ExecOptions, conn net.Conn, rw *bufio.ReadWriter, streams *HTTPAttachStreams, newSize *TerminalSize) (int, <-chan error, error) {
 	if conn == nil {
 		return -1, nil, invalidArgument("connection is nil")
@@ -179,6 +182,8 @@ func (r *Runtime) ExecContainerHTTP(ctx context.Context, ctr *Container, session
 	delete(fields, "stdin")
 	delete(fields, "stdout")
 	delete(fields, "stderr")
+	// NOTE: libocirt 0.1.0 takes an HTTP exec's detach keys from the exec options and ignores
+	// those of the HTTP options, although its header documents the latter. Both carry them.
 	httpFields, err := httpJSON(streams, options.DetachKeys, options.HijackHeader, options.BufferLimit)
 	if err != nil {
 		return fail(err)

@@ -15,9 +15,9 @@ func newHandle(v any) cgo.Handle {
 	return cgo.NewHandle(v)
 }
 
-// deleteHandle releases a handle from newHandle. Call it exactly once per handle: from the
-// library's userdata_free callback when the call that took the callbacks succeeded, or from
-// the caller when that call failed (the library then never calls userdata_free).
+// deleteHandle releases a handle from newHandle, once per handle. The library's
+// userdata_free callback calls it when the call that took the callbacks succeeded. When that
+// call failed, the library never calls userdata_free, so the caller deletes the handle.
 func deleteHandle(h cgo.Handle) {
 	h.Delete()
 	liveHandles.Add(-1)

@@ -62,17 +62,21 @@ func httpJSON(streams *HTTPAttachStreams, detachKeys *string, hijackHeader bool,
 // of the duplicate is what ends the connection for the client.
 func handOver(conn net.Conn, rw *bufio.ReadWriter) (C.int, []byte, error) {
 	defer conn.Close()
+
 	var buffered []byte
-	if rw != nil {
+	if rw != nil && rw.Writer != nil {
 		if err := rw.Flush(); err != nil {
 			return -1, nil, fmt.Errorf("ocirt: cannot flush the hijacked connection's writer: %w", err)
 		}
+	}
+	if rw != nil && rw.Reader != nil {
 		if n := rw.Reader.Buffered(); n > 0 {
 			peeked, _ := rw.Reader.Peek(n)
 			buffered = append([]byte(nil), peeked...)
 			rw.Reader.Discard(n)
 		}
 	}
+
 	withFD, ok := conn.(syscall.Conn)
 	if !ok {
 		return -1, nil, invalidArgument(fmt.Sprintf("connection type %T has no file descriptor; pass a *net.TCPConn or *net.UnixConn", conn))
@@ -81,6 +85,7 @@ func handOver(conn net.Conn, rw *bufio.ReadWriter) (C.int, []byte, error) {
 	if err != nil {
 		return -1, nil, fmt.Errorf("ocirt: cannot reach the connection's descriptor: %w", err)
 	}
+
 	dup := -1
 	var dupErr error
 	err = raw.Control(func(fd uintptr) {
@@ -115,9 +120,9 @@ func cBytes(data []byte) *C.uint8_t {
 // types the detach keys, or ctx is done. HTTPAttach owns conn: it is closed when the call
 // returns, whatever the result. rw may be nil; its buffered input is sent to stdin first.
 //
-// Output without a terminal is framed as Docker's multiplexed stream (an 8-byte header:
-// stream 1 or 2, three zero bytes, the big-endian payload length); with a terminal it is
-// raw. It returns nil when the streams ended, an error matching ErrDetached on detach, and
+// Output without a terminal is framed as Docker's multiplexed stream: an 8-byte header
+// (stream 1 or 2, three zero bytes, the big-endian payload length) before each payload.
+// With a terminal it is raw. It returns nil when the streams ended, an error matching ErrDetached on detach, and
 // one matching ErrCanceled and ctx's error when ctx was done first.
 func (r *Runtime) HTTPAttach(ctx context.Context, ctr *Container, conn net.Conn, rw *bufio.ReadWriter, streams *HTTPAttachStreams, options *HTTPAttachOptions) error {
 	if conn == nil {

@@ -377,3 +377,31 @@ func TestExecHTTPServerTerminal(t *testing.T) {
 		t.Errorf("terminal output %q contains frame headers", data)
 	}
 }
+
+func TestExecHTTPDetachKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.running("exechttpkeys", "sleep", "1000")
+
+	session := uniqueID("keys")
+	keys := "ctrl-x"
+	client, server := tcpPair(t)
+	_, results, err := e.rt.ExecContainerHTTP(context.Background(), ctr, session,
+		&ocirt.ExecOptions{Cmd: []string{"sleep", "1000"}, DetachKeys: &keys}, server, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Write([]byte("\x18")); err != nil {
+		t.Fatal(err)
+	}
+	if err := receive(t, results); !errors.Is(err, ocirt.ErrDetached) {
+		t.Fatalf("exec over HTTP with ctrl-x typed: %v, expected ErrDetached", err)
+	}
+	running, _, err := e.rt.ExecUpdateStatus(ctr, session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !running {
+		t.Error("the command should run on after the detach")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -300,5 +301,30 @@ func TestDroppedHandlesAreFreed(t *testing.T) {
 	runtime.GC()
 	if status := e.status(ctr); status != ocirt.StatusCreated {
 		t.Errorf("status %q, expected created", status)
+	}
+}
+
+func TestLogFuncReceivesRecords(t *testing.T) {
+	e := newEnv(t)
+	var records atomic.Int64
+	err := ocirt.SetLogFunc(ocirt.LogInfo, func(level ocirt.LogLevel, message string) {
+		if level <= ocirt.LogInfo && message != "" {
+			records.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ocirt.SetLogFunc(ocirt.LogOff, nil)
+
+	ctr := e.running("log", "true")
+	if code := e.wait(ctr); code != 0 {
+		t.Errorf("exit code %d, expected 0", code)
+	}
+	if records.Load() == 0 {
+		t.Error("no log records at level info for a create, start and wait")
+	}
+	if err := ocirt.SetLogFunc(ocirt.LogLevel(9), func(ocirt.LogLevel, string) {}); !errors.Is(err, ocirt.ErrInvalidArgument) {
+		t.Errorf("log level 9: %v, expected ErrInvalidArgument", err)
 	}
 }

@@ -38,10 +38,15 @@ func SetLogFunc(level LogLevel, fn LogFunc) error {
 		logFunc.Store(nil)
 		return err
 	}
-	logFunc.Store(&fn)
-	return call(func() C.ocirt_result {
+	previous := logFunc.Swap(&fn)
+	err := call(func() C.ocirt_result {
 		return C.ocirt_set_log_callback(C.int32_t(level), C.ocirtgo_log_callback(), nil)
 	})
+	if err != nil {
+		// The library kept its previous setting, so the previous function stays too.
+		logFunc.Store(previous)
+	}
+	return err
 }
 
 //export ocirtgoLog

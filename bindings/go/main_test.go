@@ -50,8 +50,8 @@ func run(m *testing.M) int {
 
 	status := m.Run()
 
-	// Every session's handle is deleted by the library's userdata_free callback when the
-	// session ends; sessions that tests ended last may need a moment to get there.
+	// The library's userdata_free callback deletes each session's handle when the session
+	// ends, and sessions that the last tests ended may need a moment to get there.
 	deadline := time.Now().Add(5 * time.Second)
 	for ocirt.LiveHandles() != 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

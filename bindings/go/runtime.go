@@ -116,8 +116,8 @@ func NewRuntime(config *RuntimeConfig) (*Runtime, error) {
 	}
 	r.name = C.GoString(name)
 	r.path = C.GoString(path)
-	// A Runtime that is dropped without Close frees its handle when it is collected. The
-	// cleanup gets the C pointer, not r, so it never keeps r reachable.
+	// A Runtime dropped without Close frees its handle when it is collected. AddCleanup, the
+	// successor of SetFinalizer, gets the C pointer rather than r, so r is never resurrected.
 	r.cleanup = runtime.AddCleanup(r, func(p *C.ocirt_runtime) { C.ocirt_runtime_free(p) }, ptr)
 	return r, nil
 }
@@ -155,8 +155,8 @@ func (r *Runtime) Name() string { return r.name }
 // Path returns the path of the runtime binary.
 func (r *Runtime) Path() string { return r.path }
 
-// supports runs one of the ocirt_runtime_supports_* functions. Each fails only for NULL
-// arguments, so an error (a closed Runtime) reads as false.
+// supports runs one of the ocirt_runtime_supports_* functions. Their only documented
+// failure is a NULL argument, so an error (from a closed Runtime) reads as false.
 func (r *Runtime) supports(fn func(p *C.ocirt_runtime, out *C.bool) C.ocirt_result) bool {
 	var out C.bool
 	err := r.use(func(p *C.ocirt_runtime) error {

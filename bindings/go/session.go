@@ -72,8 +72,8 @@ func (s *outputSink) failure() (error, any, bool) {
 }
 
 // session owns one ocirt_attach handle. The goroutine that waits for the session and the
-// one that copies stdin into it each hold a reference; the last one to let go frees the
-// handle, so stdin can be written until its reader returns without a use after free.
+// one that copies stdin into it each hold a reference, and the last one to let go frees
+// the handle. So stdin writes never use a freed handle, however long its Read blocks.
 type session struct {
 	ptr  *C.ocirt_attach
 	sink *outputSink // nil for a session without callbacks
@@ -113,8 +113,8 @@ func attachCallbacks(sink *outputSink) (C.ocirt_attach_callbacks, cgo.Handle) {
 
 // copyInput copies input into the session's stdin until input ends, the session detaches
 // or ends, or a write fails. At the end of input it half-closes the container's stdin.
-// NOTE: a Read that blocks (os.Stdin, say) keeps this goroutine, and the session handle,
-// alive until it returns; the bytes of that last read are then dropped.
+// NOTE: a Read that blocks (on os.Stdin, say) keeps this goroutine and the session handle
+// alive until it returns. The bytes of that last Read are then dropped.
 func (s *session) copyInput(input io.Reader) {
 	defer s.release()
 	buffer := make([]byte, 32*1024)
@@ -147,7 +147,7 @@ func isClosed(ch chan struct{}) bool {
 	}
 }
 
-// outcome is how a session ended when it did not fail.
+// outcome is the end of a session that did not fail: detached or ended, and the exit code.
 type outcome struct {
 	detached bool
 	exitCode int32
@@ -155,8 +155,8 @@ type outcome struct {
 
 // wait waits for the session to end and returns its outcome. When ctx is done first, it
 // detaches the session (the process keeps running) and returns an error that matches
-// ErrCanceled and ctx's error. what names the session in messages.
-func (s *session) wait(ctx context.Context, what string) (outcome, error) {
+// ErrCanceled and ctx's error. description names the session in messages.
+func (s *session) wait(ctx context.Context, description string) (outcome, error) {
 	if s.sink != nil {
 		select {
 		case <-s.sink.done:
@@ -176,7 +176,7 @@ func (s *session) wait(ctx context.Context, what string) (outcome, error) {
 	if ended.detached && ctx.Err() != nil {
 		return ended, &Error{
 			Code:    CodeCanceled,
-			Message: fmt.Sprintf("%s: detached because the context is done", what),
+			Message: fmt.Sprintf("%s: detached because the context is done", description),
 			cause:   context.Cause(ctx),
 		}
 	}
@@ -200,6 +200,6 @@ func (s *session) sinkError(err error) error {
 }
 
 // detachedError returns the error that reports a session ended by the detach keys.
-func detachedError(what string) error {
-	return &Error{Code: CodeDetached, Message: what + ": detached; the process keeps running"}
+func detachedError(description string) error {
+	return &Error{Code: CodeDetached, Message: description + ": detached; the process keeps running"}
 }
