@@ -76,16 +76,23 @@ func TestKillGives137(t *testing.T) {
 func TestStopUsesStopSignal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctr := e.container("stop", spec("sh", "-c", "trap 'exit 0' INT; while :; do sleep 1; done"),
+	ctr := e.container("stop", spec("sh", "-c", "trap 'exit 0' INT; echo ready; while :; do sleep 1; done"),
 		func(c *ocirt.ContainerConfig) { c.StopSignal = syscall.SIGINT })
 	if err := e.rt.CreateContainer(ctr, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rt.StartContainer(ctr); err != nil {
-		t.Fatal(err)
+	// The shell, as PID 1, ignores SIGINT until its trap is installed, which "ready" shows.
+	stdout := newSyncBuffer()
+	attached := make(chan error, 1)
+	go func() {
+		attached <- e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+			Streams: &ocirt.AttachStreams{OutputStream: stdout},
+			Start:   true,
+		})
+	}()
+	if !stdout.waitFor("ready", 10*time.Second) {
+		t.Fatalf("no \"ready\" from the container: %q", stdout.String())
 	}
-	// Give the shell time to install its trap before the signal arrives.
-	time.Sleep(300 * time.Millisecond)
 
 	began := time.Now()
 	if err := e.rt.StopContainer(ctr, 10, false); err != nil {
@@ -93,6 +100,9 @@ func TestStopUsesStopSignal(t *testing.T) {
 	}
 	if took := time.Since(began); took > 5*time.Second {
 		t.Errorf("stop took %v; the trap should end the container at once", took)
+	}
+	if err := receive(t, attached); err != nil {
+		t.Errorf("attach: %v", err)
 	}
 	if code := e.wait(ctr); code != 0 {
 		t.Errorf("exit code %d, expected 0 from the trap", code)
