@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -44,6 +45,10 @@ func run(bundle string) error {
 	if err != nil {
 		return err
 	}
+	// Ctrl-C cancels the blocking calls, so the deferred deletes still run.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
 	dir, err := os.MkdirTemp("/tmp", "ocirt-go-demo-")
 	if err != nil {
 		return err
@@ -84,7 +89,7 @@ func run(bundle string) error {
 		return err
 	}
 	// Start once attached, so no early output is lost; the Reader's end closes stdin.
-	err = rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+	err = rt.Attach(ctx, ctr, &ocirt.AttachOptions{
 		Streams: &ocirt.AttachStreams{
 			OutputStream: prefixed("stdout"),
 			ErrorStream:  prefixed("stderr"),
@@ -95,7 +100,7 @@ func run(bundle string) error {
 	if err != nil {
 		return err
 	}
-	code, err := ctr.Wait(context.Background())
+	code, err := ctr.Wait(ctx)
 	if err != nil {
 		return err
 	}
@@ -115,7 +120,7 @@ func run(bundle string) error {
 		return err
 	}
 	session := fmt.Sprintf("go-demo-exec-%d", os.Getpid())
-	pid, results, err := rt.ExecContainer(context.Background(), server, session,
+	pid, results, err := rt.ExecContainer(ctx, server, session,
 		&ocirt.ExecOptions{Cmd: []string{"sh", "-c", "echo exec as uid $(id -u) in $(pwd); exit 4"}, Cwd: "/tmp"},
 		&ocirt.AttachStreams{OutputStream: prefixed("exec")}, nil)
 	if err != nil {
@@ -133,16 +138,16 @@ func run(bundle string) error {
 		return err
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	brief, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	if _, err := server.Wait(ctx); err == nil {
+	if _, err := server.Wait(brief); err == nil {
 		return fmt.Errorf("container %s exited early", server.ID())
 	}
 	began := time.Now()
 	if err := rt.StopContainer(server, 10, false); err != nil {
 		return err
 	}
-	code, err = server.Wait(context.Background())
+	code, err = server.Wait(ctx)
 	if err != nil {
 		return err
 	}
