@@ -3,6 +3,7 @@
 PREFIX ?= /usr/local
 CARGO ?= cargo
 CC ?= cc
+GO ?= go
 BUILD := build
 LIB := target/release/libocirt.so
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
@@ -10,11 +11,12 @@ CSTRICT := -std=c11 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude
 CLINK := -Ltarget/release -locirt -lpthread -Wl,-rpath,$(CURDIR)/target/release
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
 
-.PHONY: help build demo test test-rust test-c check-exports install bench clean
+.PHONY: help build demo test test-rust test-c test-go check-exports install bench clean
 
 help:
 	@echo "make demo     install runc, conmon and busybox if missing, build, run a busybox demo"
-	@echo "make test     every suite: Rust unit and integration, C harness (plain, ASan, valgrind)"
+	@echo "make test     every suite: Rust unit and integration, C harness (plain, ASan, valgrind), Go"
+	@echo "make test-go  go vet and go test -race of the Go binding in bindings/go"
 	@echo "make build    build target/release/libocirt.so and libocirt.a"
 	@echo "make install  install the library, header and ocirt.pc under PREFIX ($(PREFIX))"
 	@echo "make bench    measure ocirt against runc, conmon driven by hand and podman; writes docs/BENCHMARKS.md"
@@ -37,7 +39,7 @@ demo:
 
 test:
 	scripts/install-deps.sh test
-	$(MAKE) test-rust test-c check-exports
+	$(MAKE) test-rust test-c test-go check-exports
 
 # OCIRT_FROZEN_HEADER keeps build.rs from rewriting include/ocirt.h, so the header test
 # compares the committed header with the generated one.
@@ -60,6 +62,14 @@ test-c:
 	@# valgrind 3.19 warns about pidfd_open, which it does not know; the library falls back.
 	$(VALGRIND) --log-file=$(BUILD)/valgrind.log $(BUILD)/harness $(BUILD)/test-bundle/rootfs; \
 	status=$$?; grep -v -e '^--[0-9]*-- ' $(BUILD)/valgrind.log || true; exit $$status
+
+# The Go binding builds against include/ and target/release/libocirt.so of this tree.
+test-go:
+	@command -v $(GO) >/dev/null || { echo "make test-go needs Go 1.24 or later on PATH" >&2; exit 1; }
+	OCIRT_FROZEN_HEADER=1 $(CARGO) build --release
+	@echo "== Go binding"
+	cd bindings/go && $(GO) vet ./...
+	cd bindings/go && $(GO) test -race -count=1 ./...
 
 check-exports:
 	scripts/check-exports.sh $(LIB)

@@ -1,0 +1,282 @@
+package ocirt_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	ocirt "github.com/ocirt/ocirt/bindings/go"
+)
+
+func TestAttachStdinEOF(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.container("cat", spec("cat"), func(c *ocirt.ContainerConfig) { c.Stdin = true })
+	if err := e.rt.CreateContainer(ctr, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout := newSyncBuffer()
+	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+		Streams: &ocirt.AttachStreams{OutputStream: stdout, InputStream: strings.NewReader("hello\n")},
+		Start:   true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout.String(); got != "hello\n" {
+		t.Errorf("stdout %q, expected \"hello\\n\" once", got)
+	}
+	if code := e.wait(ctr); code != 0 {
+		t.Errorf("exit code %d, expected 0", code)
+	}
+}
+
+func TestAttachSeparatesStreams(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.created("streams", "sh", "-c", "echo out; echo err >&2; printf 'a\\000b'")
+
+	stdout, stderr := newSyncBuffer(), newSyncBuffer()
+	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+		Streams: &ocirt.AttachStreams{OutputStream: stdout, ErrorStream: stderr},
+		Start:   true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout.String(); got != "out\na\x00b" {
+		t.Errorf("stdout %q, expected \"out\\na\\x00b\"", got)
+	}
+	if got := stderr.String(); got != "err\n" {
+		t.Errorf("stderr %q, expected \"err\\n\"", got)
+	}
+}
+
+func TestAttachDetachKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.container("detach", terminalSpec("sleep", "1000"), nil)
+	if err := e.rt.CreateContainer(ctr, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	began := time.Now()
+	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+		Streams: &ocirt.AttachStreams{OutputStream: io.Discard, InputStream: strings.NewReader("\x10\x11")},
+		Start:   true,
+	})
+	if !errors.Is(err, ocirt.ErrDetached) {
+		t.Fatalf("attach with ctrl-p,ctrl-q typed: %v, expected ErrDetached", err)
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("detaching took %v", took)
+	}
+	if status := e.status(ctr); status != ocirt.StatusRunning {
+		t.Fatalf("status %q after detach, expected running", status)
+	}
+
+	// The container can be attached again, with other keys, split across two reads.
+	keys := "ctrl-x,a"
+	input, typing := io.Pipe()
+	go func() {
+		typing.Write([]byte("\x18"))
+		time.Sleep(50 * time.Millisecond)
+		typing.Write([]byte("a"))
+	}()
+	err = e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+		Streams:    &ocirt.AttachStreams{OutputStream: io.Discard, InputStream: input},
+		DetachKeys: &keys,
+	})
+	typing.Close()
+	if !errors.Is(err, ocirt.ErrDetached) {
+		t.Fatalf("attach with ctrl-x,a typed: %v, expected ErrDetached", err)
+	}
+	if status := e.status(ctr); status != ocirt.StatusRunning {
+		t.Fatalf("status %q after the second detach, expected running", status)
+	}
+}
+
+func TestAttachDetachAfterOutput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.container("read", spec("sh", "-c", "read x; echo got:$x; sleep 1000"),
+		func(c *ocirt.ContainerConfig) { c.Stdin = true })
+	if err := e.rt.CreateContainer(ctr, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout := newSyncBuffer()
+	input, typing := io.Pipe()
+	go func() {
+		typing.Write([]byte("xyz\n"))
+		if stdout.waitFor("got:xyz\n", 10*time.Second) {
+			typing.Write([]byte("\x10\x11"))
+		}
+		typing.Close()
+	}()
+	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+		Streams: &ocirt.AttachStreams{OutputStream: stdout, InputStream: input},
+		Start:   true,
+	})
+	if !errors.Is(err, ocirt.ErrDetached) {
+		t.Fatalf("attach: %v, expected ErrDetached", err)
+	}
+	if got := stdout.String(); got != "got:xyz\n" {
+		t.Errorf("stdout %q, expected \"got:xyz\\n\"", got)
+	}
+	if status := e.status(ctr); status != ocirt.StatusRunning {
+		t.Errorf("status %q after detach, expected running", status)
+	}
+}
+
+func TestAttachDisabledDetachKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.container("nokeys", spec("cat"), func(c *ocirt.ContainerConfig) { c.Stdin = true })
+	if err := e.rt.CreateContainer(ctr, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	none := ""
+	stdout := newSyncBuffer()
+	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+		Streams:    &ocirt.AttachStreams{OutputStream: stdout, InputStream: strings.NewReader("\x10\x11\n")},
+		DetachKeys: &none,
+		Start:      true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout.String(); got != "\x10\x11\n" {
+		t.Errorf("stdout %q, expected the bytes 10 11 0a unchanged", got)
+	}
+	if code := e.wait(ctr); code != 0 {
+		t.Errorf("exit code %d, expected 0", code)
+	}
+}
+
+func TestAttachContextDetaches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.running("ctx", "sh", "-c", "while :; do echo tick; sleep 0.1; done")
+
+	stdout := newSyncBuffer()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		stdout.waitFor("tick", 10*time.Second)
+		cancel()
+	}()
+	err := e.rt.Attach(ctx, ctr, &ocirt.AttachOptions{Streams: &ocirt.AttachStreams{OutputStream: stdout}})
+	if !errors.Is(err, ocirt.ErrCanceled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("attach with a canceled context: %v, expected ErrCanceled and context.Canceled", err)
+	}
+	if !strings.Contains(stdout.String(), "tick") {
+		t.Errorf("no output before the cancel: %q", stdout.String())
+	}
+	if status := e.status(ctr); status != ocirt.StatusRunning {
+		t.Errorf("status %q after the canceled attach, expected running", status)
+	}
+}
+
+func TestStopWhileAttached(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.created("stopattached", "sh", "-c", "trap 'echo got-term' TERM; echo ready; while :; do sleep 1; done")
+
+	stdout := newSyncBuffer()
+	ready := make(chan bool, 1)
+	result := make(chan error, 1)
+	go func() {
+		result <- e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+			Streams:     &ocirt.AttachStreams{OutputStream: stdout},
+			Start:       true,
+			AttachReady: ready,
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-result:
+		t.Fatalf("attach ended before it was ready: %v", err)
+	}
+	if !stdout.waitFor("ready", 10*time.Second) {
+		t.Fatalf("no \"ready\" from the container: %q", stdout.String())
+	}
+	began := time.Now()
+	if err := e.rt.StopContainer(ctr, 3, false); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < 2500*time.Millisecond || took > 9*time.Second {
+		t.Errorf("stop took %v, expected the 3 s grace period", took)
+	}
+	if err := receive(t, result); err != nil {
+		t.Fatalf("attach: %v", err)
+	}
+	if !strings.Contains(stdout.String(), "got-term") {
+		t.Errorf("stdout %q lacks got-term", stdout.String())
+	}
+	if code := e.wait(ctr); code != 137 {
+		t.Errorf("exit code %d, expected 137", code)
+	}
+}
+
+// failingWriter fails its second Write.
+type failingWriter struct {
+	writes int
+	err    error
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	if w.writes > 1 {
+		return 0, w.err
+	}
+	return len(p), nil
+}
+
+func TestAttachWriterErrorStopsSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.running("writer", "sh", "-c", "while :; do echo line; sleep 0.05; done")
+
+	writer := &failingWriter{err: errors.New("disk full")}
+	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{Streams: &ocirt.AttachStreams{OutputStream: writer}})
+	if !errors.Is(err, ocirt.ErrCallbackAborted) {
+		t.Errorf("attach with a failing writer: %v, expected ErrCallbackAborted", err)
+	}
+	if !errors.Is(err, writer.err) {
+		t.Errorf("attach with a failing writer: %v, expected the writer's error", err)
+	}
+	if status := e.status(ctr); status != ocirt.StatusRunning {
+		t.Errorf("status %q after the writer failed, expected running", status)
+	}
+}
+
+// panickingWriter panics in Write.
+type panickingWriter struct{}
+
+func (panickingWriter) Write(p []byte) (int, error) {
+	panic("writer exploded")
+}
+
+func TestAttachWriterPanicIsRaisedAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.created("panic", "echo", "hi")
+
+	recovered := func() (value any) {
+		defer func() { value = recover() }()
+		e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+			Streams: &ocirt.AttachStreams{OutputStream: panickingWriter{}},
+			Start:   true,
+		})
+		return nil
+	}()
+	if fmt.Sprint(recovered) != "writer exploded" {
+		t.Errorf("recovered %v, expected the writer's panic", recovered)
+	}
+}

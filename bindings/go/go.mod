@@ -1,0 +1,3 @@
+module github.com/ocirt/ocirt/bindings/go
+
+go 1.24

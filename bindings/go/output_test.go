@@ -1,0 +1,176 @@
+package ocirt_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ocirt "github.com/ocirt/ocirt/bindings/go"
+)
+
+// patternCheck is an io.Writer that checks its input against pattern repeated endlessly,
+// without storing it.
+type patternCheck struct {
+	mu       sync.Mutex
+	pattern  []byte
+	received int64
+	mismatch int64 // offset of the first wrong byte, or -1
+}
+
+func newPatternCheck(pattern string) *patternCheck {
+	return &patternCheck{pattern: []byte(pattern), mismatch: -1}
+}
+
+func (c *patternCheck) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, b := range p {
+		offset := c.received + int64(i)
+		if c.mismatch < 0 && b != c.pattern[offset%int64(len(c.pattern))] {
+			c.mismatch = offset
+		}
+	}
+	c.received += int64(len(p))
+	return len(p), nil
+}
+
+func (c *patternCheck) result() (int64, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.received, c.mismatch
+}
+
+// expectPattern reports a check whose byte count or content is off.
+func expectPattern(t *testing.T, what string, check *patternCheck, size int64) {
+	t.Helper()
+	received, mismatch := check.result()
+	if received != size {
+		t.Errorf("%s: %d bytes, expected %d", what, received, size)
+	}
+	if mismatch >= 0 {
+		t.Errorf("%s: byte %d differs from the expected output", what, mismatch)
+	}
+}
+
+const linePattern = "0123456789abcdef\n"
+
+func TestBigOutputIsComplete(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const ddSize = 500000
+	const yesSize = 4194304
+	yes := fmt.Sprintf("yes 0123456789abcdef | head -c %d", yesSize)
+
+	zeros, stderr := newPatternCheck("\x00"), newSyncBuffer()
+	ctr := e.created("dd", "dd", "if=/dev/zero", "bs=1", fmt.Sprintf("count=%d", ddSize))
+	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+		Streams: &ocirt.AttachStreams{OutputStream: zeros, ErrorStream: stderr},
+		Start:   true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectPattern(t, "dd bs=1", zeros, ddSize)
+	if !strings.Contains(stderr.String(), "500000+0 records out") {
+		t.Errorf("dd's stderr %q lacks \"500000+0 records out\"", stderr.String())
+	}
+	if code := e.wait(ctr); code != 0 {
+		t.Errorf("dd exit code %d, expected 0", code)
+	}
+
+	lines := newPatternCheck(linePattern)
+	began := time.Now()
+	ctr = e.created("yes", "sh", "-c", yes)
+	err = e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+		Streams: &ocirt.AttachStreams{OutputStream: lines},
+		Start:   true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectPattern(t, "yes | head", lines, yesSize)
+	if took := time.Since(began); took > 60*time.Second {
+		t.Errorf("4 MiB took %v", took)
+	}
+
+	// The same commands as attached exec sessions, ten runs each.
+	runner := e.running("bigexec", "sleep", "1000")
+	for i := 0; i < 10; i++ {
+		for _, command := range []struct {
+			cmd     []string
+			pattern string
+			size    int64
+		}{
+			{[]string{"dd", "if=/dev/zero", "bs=1", fmt.Sprintf("count=%d", ddSize)}, "\x00", ddSize},
+			{[]string{"sh", "-c", yes}, linePattern, yesSize},
+		} {
+			check := newPatternCheck(command.pattern)
+			session := uniqueID("big")
+			_, results, err := e.rt.ExecContainer(context.Background(), runner, session,
+				&ocirt.ExecOptions{Cmd: command.cmd}, &ocirt.AttachStreams{OutputStream: check}, nil)
+			if err != nil {
+				t.Fatalf("run %d of %v: %v", i, command.cmd, err)
+			}
+			if err := receive(t, results); err != nil {
+				t.Fatalf("run %d of %v: %v", i, command.cmd, err)
+			}
+			expectPattern(t, fmt.Sprintf("exec run %d of %v", i, command.cmd), check, command.size)
+			if code := e.execExitCode(runner, session); code != 0 {
+				t.Errorf("exec run %d of %v: exit code %d", i, command.cmd, code)
+			}
+		}
+	}
+}
+
+func TestBigOutputOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const size = 4194304
+	ctr := e.created("httpbig", "sh", "-c", fmt.Sprintf("yes 0123456789abcdef | head -c %d", size))
+
+	client, server := tcpPair(t)
+	result := make(chan error, 1)
+	go func() {
+		result <- e.rt.HTTPAttach(context.Background(), ctr, server, nil,
+			&ocirt.HTTPAttachStreams{Stdout: true, Stderr: true}, &ocirt.HTTPAttachOptions{Start: true})
+	}()
+	got := demux(t, readAll(t, client))
+	if err := receive(t, result); err != nil {
+		t.Fatal(err)
+	}
+	expected := bytes.Repeat([]byte(linePattern), size/len(linePattern)+1)[:size]
+	if !bytes.Equal(got.stdout, expected) {
+		t.Errorf("stdout frames carry %d bytes that differ from the expected %d", len(got.stdout), size)
+	}
+}
+
+func Test64MiBReachWriter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const size = 64 << 20
+	ctr := e.container("64mib", spec("sh", "-c", fmt.Sprintf("yes 0123456789abcdef | head -c %d", size)),
+		func(c *ocirt.ContainerConfig) { c.LogDriver = "none" })
+	if err := e.rt.CreateContainer(ctr, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	check := newPatternCheck(linePattern)
+	began := time.Now()
+	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+		Streams: &ocirt.AttachStreams{OutputStream: check},
+		Start:   true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	expectPattern(t, "64 MiB", check, size)
+	t.Logf("64 MiB arrived in %v", took)
+	if code := e.wait(ctr); code != 0 {
+		t.Errorf("exit code %d, expected 0", code)
+	}
+}
