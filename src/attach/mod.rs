@@ -118,12 +118,12 @@ impl AttachOptions {
 
     /// Checks the values serde cannot check.
     pub fn validate(&self) -> Result<()> {
+        DetachKeys::parse_or_default(self.detach_keys.as_deref())?;
         if !(self.stdin || self.stdout || self.stderr) {
             return Err(Error::invalid(
                 "attach options: at least one of \"stdin\", \"stdout\" and \"stderr\" must be true",
             ));
         }
-        DetachKeys::parse_or_default(self.detach_keys.as_deref())?;
         self.size()?;
         if self.buffer_limit == 0 {
             return Err(Error::invalid(
