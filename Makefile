@@ -8,13 +8,15 @@ LIB := target/release/libocirt.so
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 CSTRICT := -std=c11 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude
 CLINK := -Ltarget/release -locirt -lpthread -Wl,-rpath,$(CURDIR)/target/release
+PYTHON ?= python3
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
 
-.PHONY: help build demo test test-rust test-c check-exports install bench clean
+.PHONY: help build demo test test-rust test-c test-python check-exports install bench clean
 
 help:
 	@echo "make demo     install runc, conmon and busybox if missing, build, run a busybox demo"
-	@echo "make test     every suite: Rust unit and integration, C harness (plain, ASan, valgrind)"
+	@echo "make test     every suite: Rust unit and integration, C harness (plain, ASan, valgrind), Python"
+	@echo "make test-python  the Python binding: mypy and its pytest suite on real runc and conmon"
 	@echo "make build    build target/release/libocirt.so and libocirt.a"
 	@echo "make install  install the library, header and ocirt.pc under PREFIX ($(PREFIX))"
 	@echo "make bench    measure ocirt against runc, conmon driven by hand and podman; writes docs/BENCHMARKS.md"
@@ -37,7 +39,7 @@ demo:
 
 test:
 	scripts/install-deps.sh test
-	$(MAKE) test-rust test-c check-exports
+	$(MAKE) test-rust test-c check-exports test-python
 
 # OCIRT_FROZEN_HEADER keeps build.rs from rewriting include/ocirt.h, so the header test
 # compares the committed header with the generated one.
@@ -60,6 +62,16 @@ test-c:
 	@# valgrind 3.19 warns about pidfd_open, which it does not know; the library falls back.
 	$(VALGRIND) --log-file=$(BUILD)/valgrind.log $(BUILD)/harness $(BUILD)/test-bundle/rootfs; \
 	status=$$?; grep -v -e '^--[0-9]*-- ' $(BUILD)/valgrind.log || true; exit $$status
+
+# The binding finds target/release/libocirt.so by itself (it searches the source tree).
+test-python:
+	OCIRT_FROZEN_HEADER=1 $(CARGO) build --release
+	@$(PYTHON) -c 'import pytest, mypy' 2>/dev/null || { \
+		echo "test-python needs pytest and mypy: $(PYTHON) -m pip install pytest mypy" >&2; exit 1; }
+	@echo "== mypy (strict) on the Python binding and its tests"
+	cd bindings/python && $(PYTHON) -m mypy
+	@echo "== Python binding tests"
+	cd bindings/python && PYTHONPATH=src $(PYTHON) -m pytest -rs
 
 check-exports:
 	scripts/check-exports.sh $(LIB)

@@ -45,7 +45,10 @@ OutputTarget = Callable[[bytes], object] | SupportsWrite | None
 """Stream target: a callable taking ``bytes``, a binary file-like object, or None to
 discard the stream."""
 
-StdinSource = bytes | bytearray | memoryview | Iterable[bytes] | SupportsRead | bool | None
+BytesLike = bytes | bytearray | memoryview
+"""Binary data as ``bytes``, ``bytearray`` or ``memoryview``."""
+
+StdinSource = BytesLike | Iterable[BytesLike] | SupportsRead | bool | None
 """Stdin source: bytes, an iterable of bytes, a binary file-like object, True to open stdin
 for ``write()`` calls, or None (or False) for no stdin."""
 

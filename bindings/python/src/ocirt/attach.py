@@ -63,7 +63,7 @@ class Attach:
         self._session = session
         self._finalizer = weakref.finalize(self, _close_session, self._state)
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:
+    def write(self, data: _streams.BytesLike) -> None:
         """Write ``data`` to the session's stdin.
 
         Raises ``Detached`` when the bytes complete the detach keys (the bytes before the
