@@ -135,6 +135,15 @@ class Env:
             except ocirt.OcirtError as error:
                 print(f"cleanup: deleting container {container.id} failed: {error}")
             container.close()
+        # Containers made by other processes in this run directory, such as the CLI's.
+        for state in self.runtime.containers():
+            try:
+                with self.runtime.open_container(state.id) as container:
+                    container.delete()
+            except ocirt.NoSuchContainer:
+                pass
+            except ocirt.OcirtError as error:
+                print(f"cleanup: deleting container {state.id} failed: {error}")
         # Whatever the library lost track of (a failed test may leave anything behind).
         for container_id in self.runc_ids():
             subprocess.run(

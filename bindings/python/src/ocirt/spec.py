@@ -71,7 +71,6 @@ def default_spec(
             "capabilities": {
                 kind: list(DEFAULT_CAPABILITIES) for kind in ("bounding", "effective", "permitted")
             },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1048576, "soft": 1048576}],
             "noNewPrivileges": False,
         },
         "root": {"path": "rootfs", "readonly": readonly_rootfs},
