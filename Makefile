@@ -68,7 +68,7 @@ test-python:
 	OCIRT_FROZEN_HEADER=1 $(CARGO) build --release
 	@$(PYTHON) -c 'import pytest, mypy' 2>/dev/null || { \
 		echo "test-python needs pytest and mypy: $(PYTHON) -m pip install pytest mypy" >&2; exit 1; }
-	@echo "== mypy (strict) on the Python binding and its tests"
+	@echo "== mypy (strict) on the Python binding, its tests and benchmark"
 	cd bindings/python && $(PYTHON) -m mypy
 	@echo "== Python binding tests"
 	cd bindings/python && PYTHONPATH=src $(PYTHON) -m pytest -rs
