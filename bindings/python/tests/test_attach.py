@@ -510,3 +510,22 @@ def test_ctrl_c_interrupts_http_attach(env: Env) -> None:
     with ours:
         assert read_all(ours) == b""
     assert container.state(refresh=True).status == "running"
+
+
+def test_ctrl_c_interrupts_attach_wait(env: Env) -> None:
+    container = env.container("attach-ctrl-c", ["sleep", "1000"])
+    container.create()
+    session = container.attach(start=True)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        session.wait()
+    timer.join()
+
+    assert time.monotonic() - began < 3
+    # The session is still usable after the interrupt.
+    session.detach()
+    assert session.wait(5).detached
+    session.close()

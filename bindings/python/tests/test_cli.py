@@ -209,6 +209,18 @@ def test_terminal_detach_and_attach(env: Env) -> None:
     assert attached.exit_code() == 7
 
 
+def test_terminal_detach_with_rm(env: Env) -> None:
+    terminal = Terminal(env, "run", "--rm", "-it", "--name", "temporary", str(env.rootfs), "sh")
+    assert terminal.read_until(b"# "), terminal.output
+    terminal.type(b"\x10\x11")
+    assert terminal.exit_code() == 0
+    assert " Up " in ocirt_cli(env, "ps").stdout.decode()
+
+    # After a detach, conmon's exit command removes the container once it exits.
+    assert ocirt_cli(env, "kill", "temporary").returncode == 0
+    assert eventually(lambda: env.runtime.containers() == [], 20)
+
+
 def test_terminal_exec(env: Env) -> None:
     ocirt_cli(env, "run", "-d", "--name", "box", str(env.rootfs), "sleep", "1000")
     terminal = Terminal(env, "exec", "-it", "box", "sh")

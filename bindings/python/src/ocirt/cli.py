@@ -45,6 +45,11 @@ EXIT_ERROR = 125
 EXIT_CANNOT_INVOKE = 126
 EXIT_NOT_FOUND = 127
 
+# Seconds conmon waits before the exit command removes a --rm container that runs in the
+# foreground. The foreground process reads the exit code and removes the container itself
+# first, so the exit command only matters after a detach.
+FOREGROUND_RM_DELAY = 5
+
 # Signals that a foreground run passes on to the container, as podman's --sig-proxy does.
 PROXIED_SIGNALS = (
     signal.SIGINT,
@@ -182,7 +187,7 @@ def build_spec(arguments: argparse.Namespace) -> tuple[dict[str, Any], str | Non
 
 
 def cleanup_command(arguments: argparse.Namespace, container_id: str) -> list[str]:
-    """Return the exit command that removes a detached ``--rm`` container after it exits.
+    """Return the exit command that removes a ``--rm`` container after it exits.
 
     conmon runs it with its own environment, so the command sets this process's import
     path and library path.
@@ -201,7 +206,7 @@ def cleanup_command(arguments: argparse.Namespace, container_id: str) -> list[st
             if "/" in value:
                 value = os.path.abspath(value)
             command += [f"--{option.replace('_', '-')}", value]
-    return command + ["rm", "--force", container_id]
+    return command + ["cleanup", "--rm", container_id]
 
 
 def stream_session(open_session: Callable[..., Any], interactive: bool, terminal: bool) -> Any:
@@ -268,8 +273,10 @@ def command_run(arguments: argparse.Namespace) -> int:
         config["rootfs"] = rootfs
     if arguments.name:
         config["name"] = arguments.name
-    if arguments.rm and arguments.detach:
+    if arguments.rm:
         config["exit_command"] = cleanup_command(arguments, container_id)
+        if not arguments.detach:
+            config["exit_command_delay"] = FOREGROUND_RM_DELAY
     container = runtime.new_container(**config)
 
     try:
@@ -300,7 +307,8 @@ def command_run(arguments: argparse.Namespace) -> int:
         return container.wait()
     finally:
         if arguments.rm and not detached:
-            container.delete()
+            with contextlib.suppress(NoSuchContainer):
+                container.delete()
 
 
 def command_exec(arguments: argparse.Namespace) -> int:
@@ -360,6 +368,25 @@ def command_attach(arguments: argparse.Namespace) -> int:
     if result.detached:
         return 0
     return container.wait()
+
+
+def command_cleanup(arguments: argparse.Namespace) -> int:
+    """Remove an exited ``--rm`` container; conmon runs this as the exit command.
+
+    It does nothing when the run directory or the container is gone already (the foreground
+    ``run`` removed it), and so never creates a run directory again.
+    """
+    if arguments.run_dir and not os.path.isdir(arguments.run_dir):
+        return 0
+    if not arguments.rm:
+        return 0
+    runtime = open_runtime(arguments)
+    try:
+        with runtime.open_container(arguments.container) as container:
+            container.delete()
+    except NoSuchContainer:
+        pass
+    return 0
 
 
 # ps, stop, kill, rm, logs, info.
@@ -689,6 +716,13 @@ def build_parser() -> Parser:
     logs = commands.add_parser("logs", help="print a container's logged output")
     logs.add_argument("container", help="container name or ID")
     logs.set_defaults(handler=command_logs)
+
+    # Not listed in the help: the exit command of --rm containers, as podman's
+    # "container cleanup --rm".
+    cleanup = commands.add_parser("cleanup")
+    cleanup.add_argument("--rm", action="store_true", help="remove the container")
+    cleanup.add_argument("container", help="container ID")
+    cleanup.set_defaults(handler=command_cleanup)
 
     info = commands.add_parser("info", help="show the runtime, conmon and library in use")
     info.add_argument("--format", choices=["yaml", "json"], default="yaml", help="output format")
