@@ -217,6 +217,11 @@ def start_feeding(target: StdinTarget, source: StdinSource, session: SessionStat
     An exception from the source itself (the host's iterable or file) stops the session
     and is re-raised by its wait. Library errors end feeding quietly: they mean the session
     is over, and the session's own result reports why.
+
+    NOTE: nothing can interrupt the thread while the source blocks (a terminal or a pipe
+    with no data). For such a source pass an unbuffered file, such as
+    ``open(0, "rb", buffering=0, closefd=False)``: a thread blocked in ``sys.stdin.buffer``
+    holds that object's lock, and Python aborts when it exits while the lock is held.
     """
 
     def feed() -> None:

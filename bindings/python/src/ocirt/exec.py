@@ -53,6 +53,8 @@ class ExecSession:
         self.id = session_id
         self.pid = pid
         self.attach = attach
+        # NOTE: a session dropped without close() keeps its cancel token in use, so the
+        # token is never freed. Freeing it from a finalizer could free it before the session.
         self._resources = resources if resources is not None else contextlib.ExitStack()
 
     def _attach(self) -> Attach:
