@@ -3,7 +3,7 @@
 ocirt drives an OCI runtime (runc by default) through conmon to create, start, attach to,
 exec into, stop and delete containers. This package calls ``libocirt.so`` through ctypes.
 It looks for the library in ``$OCIRT_LIBRARY``, next to the package and in the ocirt source
-tree, and then asks the system loader.
+tree, and then tries the system loader.
 
     import sys
 

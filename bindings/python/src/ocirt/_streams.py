@@ -1,9 +1,9 @@
 """Stream plumbing of attach and exec sessions: the C callbacks and stdin feeding.
 
 The C callbacks are module-level ``CFUNCTYPE`` objects, so they stay referenced for the
-life of the process. Each session passes a small integer key as ``userdata``; the key
-selects a ``SessionState`` in ``_sessions``, which keeps the host's sinks and stays there
-until the library calls ``userdata_free``. That happens exactly once, after the last
+life of the process. Each session passes a small integer key as ``userdata``, and the key
+selects a ``SessionState`` in ``_sessions``. That entry keeps the host's sinks until the
+library calls ``userdata_free``. That happens exactly once, after the last
 callback, and only when the call that took the callbacks returned ``OCIRT_OK``; when the
 call fails, ``SessionState.discard()`` removes the entry instead.
 

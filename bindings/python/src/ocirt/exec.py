@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass(frozen=True)
 class ExecStatus:
-    """Whether an exec session's command runs, and its exit code once it exited."""
+    """Run state of an exec session's command, with its exit code once it exited."""
 
     running: bool
     exit_code: int | None
