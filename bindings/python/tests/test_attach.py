@@ -529,3 +529,28 @@ def test_ctrl_c_interrupts_attach_wait(env: Env) -> None:
     session.detach()
     assert session.wait(5).detached
     session.close()
+
+
+def test_write_from_callback_after_close(env: Env) -> None:
+    container = env.container("callback-write", ["cat"], stdin=True)
+    container.create()
+    holder: list[ocirt.Attach] = []
+    errors: list[BaseException] = []
+    echoed = threading.Event()
+
+    def echo_back(data: bytes) -> None:
+        echoed.set()
+        try:
+            holder[0].write(b"again\n")
+        except (ocirt.OcirtError, ocirt.HandleClosed) as error:
+            errors.append(error)
+
+    session = container.attach(stdout=echo_back, stdin=True)
+    holder.append(session)
+    container.start()
+    session.write(b"first\n")
+    assert echoed.wait(10)
+    # Closing while callbacks still write must neither deadlock nor crash.
+    session.close()
+    assert session.closed
+    assert container.state(refresh=True).status in ("running", "stopped")

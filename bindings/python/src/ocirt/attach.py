@@ -41,13 +41,15 @@ class AttachResult:
         return self.outcome == AttachOutcome.DETACHED
 
 
-def _close_session(state: HandleState) -> None:
+def _free_session(handle: ctypes.c_void_p) -> None:
     # ocirt_attach_free waits for the session's callbacks, so it must never run on the
-    # library thread that runs them. A garbage collection there hands the free to a thread.
+    # library thread that runs them. That happens when a callback made the last call on a
+    # closed session or dropped the last reference, so a thread takes the free over.
+    free = _ffi.lib().ocirt_attach_free
     if _streams.in_callback():
-        threading.Thread(target=state.close, name="ocirt-attach-free", daemon=True).start()
+        threading.Thread(target=free, args=(handle,), name="ocirt-attach-free").start()
     else:
-        state.close()
+        free(handle)
 
 
 class Attach:
@@ -59,9 +61,9 @@ class Attach:
     """
 
     def __init__(self, address: int, session: _streams.SessionState, description: str) -> None:
-        self._state = HandleState(address, _ffi.lib().ocirt_attach_free, description)
+        self._state = HandleState(address, _free_session, description)
         self._session = session
-        self._finalizer = weakref.finalize(self, _close_session, self._state)
+        self._finalizer = weakref.finalize(self, self._state.close)
 
     def write(self, data: _streams.BytesLike) -> None:
         """Write ``data`` to the session's stdin.
