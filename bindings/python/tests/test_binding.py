@@ -318,3 +318,25 @@ def test_failed_attach_releases_callbacks(env: Env) -> None:
     with pytest.raises(ocirt.InvalidArgument, match="ctrl-C"):
         container.attach(stdout=lambda data: None, detach_keys="ctrl-C")
     assert _streams.live_sessions() == before
+
+
+def test_relative_paths_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    runtime = ocirt.RuntimeConfig(run_dir="run", paths=["bin/runc", "/usr/sbin/runc"]).to_dict()
+    assert runtime["run_dir"] == str(tmp_path / "run")
+    assert runtime["paths"] == [str(tmp_path / "bin" / "runc"), "/usr/sbin/runc"]
+    container = ocirt.ContainerConfig(id="c", rootfs=Path("rootfs"), spec={}).to_dict()
+    assert container["rootfs"] == str(tmp_path / "rootfs")
+    # A path inside the container stays as given.
+    assert ocirt.ExecOptions(cmd=["pwd"], cwd="relative").to_dict()["cwd"] == "relative"
+
+
+def test_relative_rootfs_runs(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(env.bundle)
+    container = env.runtime.new_container(
+        id=f"{env.dir.name}-relative", spec=ocirt.default_spec(["true"]), rootfs="rootfs"
+    )
+    env.containers.append(container)
+    container.create()
+    container.start()
+    assert container.wait(30) == 0

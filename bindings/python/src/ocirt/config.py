@@ -2,7 +2,8 @@
 
 A field left at ``None`` is left out of the JSON, so the library's default applies; the
 library documents every default in ``include/ocirt.h``. Unknown keyword arguments raise
-``TypeError`` here, before anything reaches the library.
+``TypeError`` here, before anything reaches the library. The library takes only absolute
+paths, so relative paths are made absolute against the current directory.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -33,16 +34,29 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def absolute(value: Any) -> Any:
+    """Make a path, or each path of a sequence, absolute against the current directory."""
+    if isinstance(value, (list, tuple)):
+        return [absolute(item) for item in value]
+    return os.path.abspath(os.fspath(value))
+
+
 class JsonConfig:
     """Mixin of the configuration dataclasses: ``to_dict`` and ``to_json`` drop None fields."""
+
+    # Names of the fields that contain host paths, which to_dict makes absolute.
+    PATH_FIELDS: ClassVar[frozenset[str]] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields that are not None, converted for JSON."""
         result: dict[str, Any] = {}
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, field.name)
-            if value is not None:
-                result[field.name] = json_value(value)
+            if value is None:
+                continue
+            if field.name in self.PATH_FIELDS:
+                value = absolute(value)
+            result[field.name] = json_value(value)
         return result
 
     def to_json(self) -> str:
@@ -53,6 +67,11 @@ class JsonConfig:
 @dataclasses.dataclass(kw_only=True)
 class RuntimeConfig(JsonConfig):
     """Configuration of a runtime (``ocirt_runtime_new``); every field is optional."""
+
+    PATH_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"path", "paths", "conmon_path", "conmon_paths", "run_dir", "state_dir", "exit_dir"}
+        | {"socket_dir", "runtime_root"}
+    )
 
     name: str | None = None
     """Runtime name, default ``"runc"``; selects the search list and the support lists."""
@@ -104,6 +123,10 @@ class ContainerConfig(JsonConfig):
     dict, with ``rootfs`` when its ``root.path`` is relative). ``spec["process"]["terminal"]``
     decides whether the container has a terminal.
     """
+
+    PATH_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"bundle", "rootfs", "log_path", "conmon_pidfile"}
+    )
 
     id: str
     """1 to 128 ASCII letters, digits and ``_ . + -``, not starting with ``.`` or ``-``."""
