@@ -643,8 +643,10 @@ def add_process_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
+    # The console script "ocirt" and "python3 -m ocirt" both end here.
+    program = "ocirt" if Path(sys.argv[0]).name == "ocirt" else "python3 -m ocirt"
     parser = Parser(
-        prog="python3 -m ocirt",
+        prog=program,
         description="Run containers with ocirt (runc driven through conmon), podman style.",
     )
     parser.add_argument(
