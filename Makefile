@@ -9,14 +9,16 @@ LIB := target/release/libocirt.so
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 CSTRICT := -std=c11 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude
 CLINK := -Ltarget/release -locirt -lpthread -Wl,-rpath,$(CURDIR)/target/release
+PYTHON ?= python3
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
 
-.PHONY: help build demo test test-rust test-c test-go check-exports install bench clean
+.PHONY: help build demo test test-rust test-c test-go test-python check-exports install bench clean
 
 help:
 	@echo "make demo     install runc, conmon and busybox if missing, build, run a busybox demo"
-	@echo "make test     every suite: Rust unit and integration, C harness (plain, ASan, valgrind), Go"
+	@echo "make test     every suite: Rust unit and integration, C harness (plain, ASan, valgrind), Go, Python"
 	@echo "make test-go  go vet and go test -race of the Go binding in bindings/go"
+	@echo "make test-python  the Python binding: mypy and its pytest suite on real runc and conmon"
 	@echo "make build    build target/release/libocirt.so and libocirt.a"
 	@echo "make install  install the library, header and ocirt.pc under PREFIX ($(PREFIX))"
 	@echo "make bench    measure ocirt against runc, conmon driven by hand and podman; writes docs/BENCHMARKS.md"
@@ -39,7 +41,7 @@ demo:
 
 test:
 	scripts/install-deps.sh test
-	$(MAKE) test-rust test-c test-go check-exports
+	$(MAKE) test-rust test-c test-go test-python check-exports
 
 # OCIRT_FROZEN_HEADER keeps build.rs from rewriting include/ocirt.h, so the header test
 # compares the committed header with the generated one.
@@ -70,6 +72,16 @@ test-go:
 	@echo "== Go binding"
 	cd bindings/go && $(GO) vet ./...
 	cd bindings/go && $(GO) test -race -count=1 ./...
+
+# The binding finds target/release/libocirt.so by itself (it searches the source tree).
+test-python:
+	OCIRT_FROZEN_HEADER=1 $(CARGO) build --release
+	@$(PYTHON) -c 'import pytest, mypy' 2>/dev/null || { \
+		echo "test-python needs pytest and mypy: $(PYTHON) -m pip install pytest mypy" >&2; exit 1; }
+	@echo "== mypy (strict) on the Python binding, its tests and benchmark"
+	cd bindings/python && $(PYTHON) -m mypy
+	@echo "== Python binding tests"
+	cd bindings/python && PYTHONPATH=src $(PYTHON) -m pytest -rs
 
 check-exports:
 	scripts/check-exports.sh $(LIB)

@@ -1,0 +1,257 @@
+"""The command-line tool, ``python3 -m ocirt``, run as a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import Env, eventually
+
+SOURCE = Path(__file__).resolve().parents[1] / "src"
+
+
+def ocirt_cli(
+    env: Env, *args: str, stdin: bytes | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the tool with the test's run directory and runtime root."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ocirt",
+            "--run-dir",
+            str(env.run_dir),
+            "--runtime-root",
+            str(env.runtime_root),
+            *args,
+        ],
+        input=stdin if stdin is not None else b"",
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(SOURCE)},
+        check=False,
+    )
+
+
+class Terminal:
+    """The tool running on a pseudo-terminal, as a person at a shell would run it."""
+
+    def __init__(self, env: Env, *args: str) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "ocirt",
+            "--run-dir",
+            str(env.run_dir),
+            "--runtime-root",
+            str(env.runtime_root),
+            *args,
+        ]
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.environ["PYTHONPATH"] = str(SOURCE)
+            os.execv(sys.executable, command)
+        self.output = b""
+
+    def type(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def read_until(self, needle: bytes, timeout: float = 10) -> bool:
+        deadline = time.monotonic() + timeout
+        while needle not in self.output:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:
+                    return needle in self.output
+                if not chunk:
+                    return needle in self.output
+                self.output += chunk
+        return True
+
+    def exit_code(self, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                os.close(self.fd)
+                return os.waitstatus_to_exitcode(status)
+            self.read_until(b"\0never\0", 0.1)
+        os.kill(self.pid, 9)
+        raise AssertionError(f"the tool did not exit; its output: {self.output!r}")
+
+
+def test_run_rm_prints_output(env: Env) -> None:
+    result = ocirt_cli(env, "run", "--rm", str(env.rootfs), "echo", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"hi\n"
+    assert env.runtime.containers() == []
+
+
+def test_run_exit_codes(env: Env) -> None:
+    assert ocirt_cli(env, "run", "--rm", str(env.rootfs), "sh", "-c", "exit 3").returncode == 3
+
+    missing = ocirt_cli(env, "run", "--rm", str(env.rootfs), "nosuch")
+    assert missing.returncode == 127
+    assert missing.stderr.startswith(b"Error: ")
+    assert b"nosuch" in missing.stderr
+
+    directory = ocirt_cli(env, "run", "--rm", str(env.rootfs), "/etc")
+    assert directory.returncode == 126
+    assert env.runtime.containers() == []
+
+
+def test_run_stdin_pipe(env: Env) -> None:
+    result = ocirt_cli(env, "run", "-i", "--rm", str(env.rootfs), "cat", stdin=b"piped\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"piped\n"
+
+
+def test_run_bundle(env: Env) -> None:
+    default = ocirt_cli(env, "run", "--rm", str(env.bundle), "echo", "from-bundle")
+    assert default.stdout == b"from-bundle\n"
+    with_env = ocirt_cli(
+        env, "run", "--rm", "-e", "X=1", "-w", "/tmp", str(env.bundle), "sh", "-c", "echo $X $PWD"
+    )
+    assert with_env.stdout == b"1 /tmp\n", with_env.stderr
+
+
+def test_detached_container_commands(env: Env) -> None:
+    started = ocirt_cli(
+        env, "run", "-d", "--name", "web", str(env.rootfs), "sh", "-c", "echo started; sleep 1000"
+    )
+    assert started.returncode == 0, started.stderr
+    container_id = started.stdout.decode().strip()
+    assert len(container_id) == 64
+
+    listed = ocirt_cli(env, "ps").stdout.decode().splitlines()
+    assert listed[0].split() == ["CONTAINER", "ID", "COMMAND", "CREATED", "STATUS", "NAMES"]
+    assert listed[1].startswith(container_id[:12])
+    assert listed[1].endswith("web")
+    assert " Up " in listed[1]
+    assert ocirt_cli(env, "ps", "-q").stdout == container_id[:12].encode() + b"\n"
+
+    assert eventually(lambda: ocirt_cli(env, "logs", "web").stdout == b"started\n")
+    executed = ocirt_cli(env, "exec", "web", "sh", "-c", "echo in-exec; exit 4")
+    assert executed.returncode == 4
+    assert executed.stdout == b"in-exec\n"
+    piped = ocirt_cli(env, "exec", "-i", container_id[:8], "cat", stdin=b"to exec\n")
+    assert piped.stdout == b"to exec\n"
+    session = ocirt_cli(env, "exec", "-d", "web", "sleep", "1")
+    assert len(session.stdout.strip()) == 64
+
+    running = ocirt_cli(env, "rm", "web")
+    assert running.returncode == 2
+    assert b"cannot remove container" in running.stderr
+    assert ocirt_cli(env, "stop", "-t", "1", "web").stdout == b"web\n"
+    stopped = ocirt_cli(env, "ps", "-a").stdout.decode().splitlines()
+    assert "Exited (137)" in stopped[1]
+    assert ocirt_cli(env, "ps").stdout.decode().splitlines()[1:] == []
+
+    not_running = ocirt_cli(env, "exec", "web", "true")
+    assert not_running.returncode == 125
+    assert b"can only create exec sessions on running containers" in not_running.stderr
+    removed = ocirt_cli(env, "rm", "web")
+    assert removed.returncode == 0
+    assert removed.stdout == container_id.encode() + b"\n"
+    gone = ocirt_cli(env, "rm", "web")
+    assert gone.returncode == 1
+    assert gone.stderr == b'Error: no container with name or ID "web" found: no such container\n'
+
+
+def test_kill_and_states(env: Env) -> None:
+    container_id = ocirt_cli(env, "run", "-d", str(env.rootfs), "sleep", "1000").stdout.strip()
+    killed = ocirt_cli(env, "kill", "-s", "TERM", container_id.decode())
+    # PID 1 ignores SIGTERM without a handler; KILL ends it.
+    assert killed.returncode == 0
+    assert ocirt_cli(env, "kill", container_id.decode()).stdout == container_id + b"\n"
+    assert eventually(lambda: b"Exited (137)" in ocirt_cli(env, "ps", "-a").stdout)
+
+    again = ocirt_cli(env, "kill", container_id.decode())
+    assert again.returncode == 125
+    assert b"can only kill running containers" in again.stderr
+    assert ocirt_cli(env, "rm", "-f", container_id.decode()).returncode == 0
+
+
+def test_detached_rm_removes_after_exit(env: Env) -> None:
+    started = ocirt_cli(env, "run", "-d", "--rm", str(env.rootfs), "sleep", "0.5")
+    assert started.returncode == 0, started.stderr
+    assert eventually(lambda: env.runtime.containers() == [], 15)
+    assert env.runc_ids() == []
+
+
+def test_terminal_detach_and_attach(env: Env) -> None:
+    terminal = Terminal(env, "run", "-it", "--name", "shell", str(env.rootfs), "sh")
+    assert terminal.read_until(b"# "), terminal.output
+    terminal.type(b"echo $((6*7))\r")
+    assert terminal.read_until(b"42\r\n"), terminal.output
+    terminal.type(b"\x10\x11")
+    assert terminal.exit_code() == 0
+    assert " Up " in ocirt_cli(env, "ps").stdout.decode()
+
+    attached = Terminal(env, "attach", "shell")
+    time.sleep(0.5)
+    attached.type(b"echo again-$((1+1))\r")
+    assert attached.read_until(b"again-2\r\n"), attached.output
+    attached.type(b"exit 7\r")
+    assert attached.exit_code() == 7
+
+
+def test_terminal_detach_with_rm(env: Env) -> None:
+    terminal = Terminal(env, "run", "--rm", "-it", "--name", "temporary", str(env.rootfs), "sh")
+    assert terminal.read_until(b"# "), terminal.output
+    terminal.type(b"\x10\x11")
+    assert terminal.exit_code() == 0
+    assert " Up " in ocirt_cli(env, "ps").stdout.decode()
+
+    # After a detach, conmon's exit command removes the container once it exits.
+    assert ocirt_cli(env, "kill", "temporary").returncode == 0
+    assert eventually(lambda: env.runtime.containers() == [], 20)
+
+
+def test_terminal_exec(env: Env) -> None:
+    ocirt_cli(env, "run", "-d", "--name", "box", str(env.rootfs), "sleep", "1000")
+    terminal = Terminal(env, "exec", "-it", "box", "sh")
+    assert terminal.read_until(b"# "), terminal.output
+    terminal.type(b"tty; exit 5\r")
+    assert terminal.read_until(b"/dev/pts/"), terminal.output
+    assert terminal.exit_code() == 5
+
+
+def test_info_formats(env: Env) -> None:
+    text = ocirt_cli(env, "info")
+    assert text.returncode == 0, text.stderr
+    assert b"ociRuntime:" in text.stdout
+    assert b"name: runc" in text.stdout
+    data = json.loads(ocirt_cli(env, "info", "--format", "json").stdout)
+    assert data["host"]["ociRuntime"]["name"] == "runc"
+    assert data["store"]["runDir"] == str(env.run_dir)
+
+
+def test_usage_errors_exit_125(env: Env) -> None:
+    assert ocirt_cli(env, "bogus").returncode == 125
+    no_command = ocirt_cli(env, "exec", "somebox")
+    assert no_command.returncode == 125
+    assert no_command.stderr == b"Error: exec requires a command to run\n"
+    missing_path = ocirt_cli(env, "run", "/no/such/rootfs")
+    assert missing_path.returncode == 125
+    assert b"no such directory" in missing_path.stderr
+
+
+@pytest.mark.parametrize("flag", ["--help", "run --help"])
+def test_help_exits_zero(env: Env, flag: str) -> None:
+    result = ocirt_cli(env, *flag.split())
+    assert result.returncode == 0
+    assert b"usage: python3 -m ocirt" in result.stdout
