@@ -65,6 +65,15 @@ fn fast_exits_never_report_unknown_codes() {
         let ctr = env.running("fast", args);
         let code = env.runtime.wait_container(&ctr, WAIT).unwrap();
         assert_eq!(code, expected, "iteration {}", iteration);
+        let state = ctr.load_state().unwrap();
+        let (started, finished) = (state.started_at.unwrap(), state.finished_at.unwrap());
+        assert!(
+            started <= finished,
+            "iteration {}: started {} after finished {}",
+            iteration,
+            started,
+            finished
+        );
         assert_eq!(
             exit_file(&env, &ctr),
             expected.to_string(),

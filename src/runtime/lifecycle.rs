@@ -367,12 +367,15 @@ pub fn start(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
             locked.state.status
         )));
     }
+    // Taken before the runtime starts the process, so a process that exits at once cannot
+    // finish before it started.
+    let started_at = state::now();
     runtime
         .cli()
         .run(&["start", ctr.id()])
         .map_err(|err| err.context(format!("container {}", ctr.id())))?;
     locked.state.status = Status::Running;
-    locked.state.started_at = Some(state::now());
+    locked.state.started_at = Some(started_at);
     locked.save_rebuildable()?;
     log::info!("container {} started", ctr.id());
     Ok(())
