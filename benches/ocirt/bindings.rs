@@ -92,7 +92,7 @@ pub fn stream_readers(env: &Env) -> Vec<ExtraReader> {
                     .arg((bytes / (1024 * 1024)).to_string())
                     .arg("--library")
                     .arg(&library)
-                    .env("PYTHONPATH", repo().join("bindings/python"))
+                    .env("PYTHONPATH", repo().join("bindings/python/src"))
                     .output()
                     .ok()?;
                 parse(output, "Python")

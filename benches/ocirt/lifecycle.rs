@@ -164,6 +164,22 @@ fn podman_lifecycle(env: &Env) -> Option<f64> {
     Some(millis(start))
 }
 
+/// Returns the order of the rows in a round: the first `rotated` rows in an order that rotates
+/// from round to round, so each follows each other equally often, then the podman row last.
+/// podman leaves cleanup processes running after it returns, which would slow whatever row
+/// came next, so the round ends with a pause after it.
+fn round_order(round: usize, rotated: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rotated).map(|i| (i + round) % rotated).collect();
+    if round % 2 == 1 {
+        order.reverse();
+    }
+    order.push(rotated);
+    order
+}
+
+/// How long a round waits after podman's sample for its cleanup processes to finish.
+const PODMAN_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Runs `rounds` interleaved rounds of every lifecycle row.
 pub fn run_lifecycle(env: &Env, rounds: usize) -> Vec<Row> {
     let section = "Container lifecycle (busybox `true`: create, start, wait, delete)";
@@ -186,11 +202,7 @@ pub fn run_lifecycle(env: &Env, rounds: usize) -> Vec<Row> {
         "skipped: podman is not installed".to_string()
     });
     for round in 0..rounds {
-        let order: [usize; 5] = if round % 2 == 0 {
-            [0, 1, 2, 3, 4]
-        } else {
-            [4, 3, 2, 1, 0]
-        };
+        let order = round_order(round, 4);
         for index in order {
             let sample = match index {
                 0 => Some(runc_run(env)),
@@ -203,6 +215,7 @@ pub fn run_lifecycle(env: &Env, rounds: usize) -> Vec<Row> {
                 rows[index].samples.push(sample);
             }
         }
+        std::thread::sleep(PODMAN_SETTLE);
         eprintln!("lifecycle: round {} of {} done", round + 1, rounds);
     }
     rows
@@ -253,11 +266,7 @@ pub fn run_exec(env: &Env, rounds: usize) -> Vec<Row> {
             Some("skipped: podman is not installed or could not start its container".to_string());
     }
     for round in 0..rounds {
-        let order: [usize; 4] = if round % 2 == 0 {
-            [0, 1, 2, 3]
-        } else {
-            [3, 2, 1, 0]
-        };
+        let order = round_order(round, 3);
         for index in order {
             let start = Instant::now();
             let ran = match index {
@@ -281,6 +290,7 @@ pub fn run_exec(env: &Env, rounds: usize) -> Vec<Row> {
                 rows[index].samples.push(millis(start));
             }
         }
+        std::thread::sleep(PODMAN_SETTLE);
         eprintln!("exec: round {} of {} done", round + 1, rounds);
     }
     if podman_ready {
