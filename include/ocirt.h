@@ -6,7 +6,7 @@
  *   ocirt_last_error_message() describes the last failure on the calling thread.
  * - Output pointers come last and are written only on success.
  * - A `char **` output is owned by the caller: free it with ocirt_string_free(), never free().
- *   A `const char **` output is borrowed, for as long as its function says.
+ *   A `const char **` output is borrowed, for as long as its function states.
  * - Every handle is freed with its _free function, which accepts NULL.
  */
 
@@ -210,7 +210,7 @@ typedef int32_t ocirt_log_level;
 #endif // __cplusplus
 
 /**
- * How an attach session ended, when it did not fail.
+ * The end of an attach session that did not fail.
  */
 enum ocirt_attach_outcome
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -289,8 +289,8 @@ typedef void (*ocirt_log_callback)(void *userdata, ocirt_log_level level, const 
 typedef int (*ocirt_stream_callback)(void *userdata, const uint8_t *data, size_t len);
 
 /**
- * Is told that a session is over: `result` is `OCIRT_OK` (the streams ended),
- * `OCIRT_DETACHED`, or the error that ended it; `exit_code` is the exec session's exit code,
+ * Receives the end of a session. `result` is `OCIRT_OK` (the streams ended),
+ * `OCIRT_DETACHED`, or the error that ended it. `exit_code` is the exec session's exit code,
  * or -1 for a container attach and whenever it is unknown.
  */
 typedef void (*ocirt_done_callback)(void *userdata, ocirt_result result, int32_t exit_code);
@@ -304,8 +304,8 @@ typedef void (*ocirt_userdata_free_callback)(void *userdata);
  * Host callbacks of an attach or exec session. Every member may be NULL.
  *
  * The callbacks run on a library thread, one at a time per session and in the order the
- * bytes arrived; they never overlap for one session but may run concurrently with the host's
- * own threads. `on_stdout` and `on_stderr` receive the streams (a NULL callback discards its
+ * bytes arrived. They never overlap for one session, but they may run concurrently with the
+ * host's own threads. `on_stdout` and `on_stderr` receive the streams (a NULL callback discards its
  * stream). `on_done` runs once, after the last output. `userdata_free` runs exactly once,
  * after `on_done`, if and only if the call that took the callbacks returned `OCIRT_OK`.
  * A callback must not free the session's handle.
@@ -356,8 +356,8 @@ const char *ocirt_result_name(int32_t code);
  * Returns the message of the last failure on the calling thread.
  *
  * Never NULL: an empty string when nothing failed yet on this thread. The pointer is owned by
- * the library and stays valid until the next failing ocirt call on the same thread; copy the
- * text to keep it. Each thread has its own message.
+ * the library and stays valid until the next failing ocirt call on the same thread, so copy
+ * the text to keep it. Each thread has its own message.
  */
 const char *ocirt_last_error_message(void);
 
@@ -477,9 +477,11 @@ ocirt_result ocirt_attach_wait(const ocirt_attach *attach,
 void ocirt_attach_free(ocirt_attach *attach);
 
 /**
- * Sets the terminal size of a terminal container (`AttachResize`) through conmon's control
- * FIFO: `width` columns, `height` rows, each at least 1. Works from the moment the container
- * is created, so a size set before start is the first size the process sees.
+ * Sets the terminal size of a terminal container (`AttachResize`): `width` columns,
+ * `height` rows, each at least 1. As root the library sets the size on the container's
+ * terminal itself, so it is in effect when the call returns; otherwise it goes through
+ * conmon's control FIFO, which conmon applies soon after. Works from the moment the
+ * container is created, so a size set before start is the first size the process gets.
  * `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal, or one that is not
  * created, running or paused.
  *

@@ -23,8 +23,8 @@ use crate::oci_runtime::OciRuntime;
 pub type ocirt_stream_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, data: *const u8, len: usize) -> c_int>;
 
-/// Is told that a session is over: `result` is `OCIRT_OK` (the streams ended),
-/// `OCIRT_DETACHED`, or the error that ended it; `exit_code` is the exec session's exit code,
+/// Receives the end of a session. `result` is `OCIRT_OK` (the streams ended),
+/// `OCIRT_DETACHED`, or the error that ended it. `exit_code` is the exec session's exit code,
 /// or -1 for a container attach and whenever it is unknown.
 pub type ocirt_done_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, result: ocirt_result, exit_code: i32)>;
@@ -35,8 +35,8 @@ pub type ocirt_userdata_free_callback = Option<unsafe extern "C" fn(userdata: *m
 /// Host callbacks of an attach or exec session. Every member may be NULL.
 ///
 /// The callbacks run on a library thread, one at a time per session and in the order the
-/// bytes arrived; they never overlap for one session but may run concurrently with the host's
-/// own threads. `on_stdout` and `on_stderr` receive the streams (a NULL callback discards its
+/// bytes arrived. They never overlap for one session, but they may run concurrently with the
+/// host's own threads. `on_stdout` and `on_stderr` receive the streams (a NULL callback discards its
 /// stream). `on_done` runs once, after the last output. `userdata_free` runs exactly once,
 /// after `on_done`, if and only if the call that took the callbacks returned `OCIRT_OK`.
 /// A callback must not free the session's handle.
@@ -55,7 +55,7 @@ pub struct ocirt_attach_callbacks {
     pub userdata_free: ocirt_userdata_free_callback,
 }
 
-/// How an attach session ended, when it did not fail.
+/// The end of an attach session that did not fail.
 #[allow(non_camel_case_types)]
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,9 +320,11 @@ pub unsafe extern "C" fn ocirt_attach_free(attach: *mut ocirt_attach) {
     })
 }
 
-/// Sets the terminal size of a terminal container (`AttachResize`) through conmon's control
-/// FIFO: `width` columns, `height` rows, each at least 1. Works from the moment the container
-/// is created, so a size set before start is the first size the process sees.
+/// Sets the terminal size of a terminal container (`AttachResize`): `width` columns,
+/// `height` rows, each at least 1. As root the library sets the size on the container's
+/// terminal itself, so it is in effect when the call returns; otherwise it goes through
+/// conmon's control FIFO, which conmon applies soon after. Works from the moment the
+/// container is created, so a size set before start is the first size the process gets.
 /// `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal, or one that is not
 /// created, running or paused.
 ///

@@ -53,8 +53,8 @@ pub extern "C" fn ocirt_result_name(code: i32) -> *const c_char {
 /// Returns the message of the last failure on the calling thread.
 ///
 /// Never NULL: an empty string when nothing failed yet on this thread. The pointer is owned by
-/// the library and stays valid until the next failing ocirt call on the same thread; copy the
-/// text to keep it. Each thread has its own message.
+/// the library and stays valid until the next failing ocirt call on the same thread, so copy
+/// the text to keep it. Each thread has its own message.
 #[no_mangle]
 pub extern "C" fn ocirt_last_error_message() -> *const c_char {
     guard_value(c"".as_ptr(), boundary::last_error_ptr)
