@@ -18,21 +18,27 @@ from .conftest import Env, eventually
 SOURCE = Path(__file__).resolve().parents[1] / "src"
 
 
+def cli_command(env: Env, *args: str) -> list[str]:
+    """Return the argument list that runs the tool with the test's run directory and
+    runtime root."""
+    return [
+        sys.executable,
+        "-m",
+        "ocirt",
+        "--run-dir",
+        str(env.run_dir),
+        "--runtime-root",
+        str(env.runtime_root),
+        *args,
+    ]
+
+
 def ocirt_cli(
     env: Env, *args: str, stdin: bytes | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the tool with the test's run directory and runtime root."""
+    """Run the tool and collect its output."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ocirt",
-            "--run-dir",
-            str(env.run_dir),
-            "--runtime-root",
-            str(env.runtime_root),
-            *args,
-        ],
+        cli_command(env, *args),
         input=stdin if stdin is not None else b"",
         capture_output=True,
         timeout=timeout,
@@ -45,16 +51,7 @@ class Terminal:
     """The tool running on a pseudo-terminal, as a person at a shell would run it."""
 
     def __init__(self, env: Env, *args: str) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "ocirt",
-            "--run-dir",
-            str(env.run_dir),
-            "--runtime-root",
-            str(env.runtime_root),
-            *args,
-        ]
+        command = cli_command(env, *args)
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
             os.environ["PYTHONPATH"] = str(SOURCE)
@@ -165,7 +162,8 @@ def test_detached_container_commands(env: Env) -> None:
     assert b"can only create exec sessions on running containers" in not_running.stderr
     removed = ocirt_cli(env, "rm", "web")
     assert removed.returncode == 0
-    assert removed.stdout == container_id.encode() + b"\n"
+    # As podman, rm prints each container as it was named.
+    assert removed.stdout == b"web\n"
     gone = ocirt_cli(env, "rm", "web")
     assert gone.returncode == 1
     assert gone.stderr == b'Error: no container with name or ID "web" found: no such container\n'
@@ -247,7 +245,15 @@ def test_usage_errors_exit_125(env: Env) -> None:
     assert no_command.stderr == b"Error: exec requires a command to run\n"
     missing_path = ocirt_cli(env, "run", "/no/such/rootfs")
     assert missing_path.returncode == 125
-    assert b"no such directory" in missing_path.stderr
+    assert b"/no/such/rootfs does not exist" in missing_path.stderr
+    a_file = ocirt_cli(env, "run", "/etc/passwd", "true")
+    assert a_file.returncode == 125
+    assert b"/etc/passwd is not a directory" in a_file.stderr
+    for name in ("a/b", "has space", "-dash", "../up"):
+        bad_name = ocirt_cli(env, "run", "-d", f"--name={name}", str(env.rootfs), "true")
+        assert bad_name.returncode == 125, name
+        assert b"names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*" in bad_name.stderr
+    assert env.runtime.containers() == []
 
 
 @pytest.mark.parametrize("flag", ["--help", "run --help"])
@@ -255,3 +261,133 @@ def test_help_exits_zero(env: Env, flag: str) -> None:
     result = ocirt_cli(env, *flag.split())
     assert result.returncode == 0
     assert b"usage: python3 -m ocirt" in result.stdout
+
+
+def test_piped_stdin_passes_detach_key_bytes(env: Env) -> None:
+    # Without a terminal on stdin there are no detach keys unless --detach-keys names them,
+    # so binary input reaches the container whole.
+    data = b"a\x10\x11b\n"
+    run = ocirt_cli(
+        env, "run", "--rm", "-i", str(env.rootfs), "sh", "-c", "cat; echo eof", stdin=data
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == data + b"eof\n"
+
+    ocirt_cli(env, "run", "-d", "--name", "box", str(env.rootfs), "sleep", "1000")
+    executed = ocirt_cli(env, "exec", "-i", "box", "cat", stdin=data)
+    assert executed.stdout == data
+    detached = ocirt_cli(
+        env, "exec", "-i", "--detach-keys", "ctrl-p,ctrl-q", "box", "cat", stdin=data
+    )
+    # The session ends at the keys; cat may not have echoed "a" by then, but "b" never
+    # reaches it.
+    assert detached.returncode == 0
+    assert detached.stdout in (b"", b"a")
+
+
+def test_finished_exec_sessions_are_removed(env: Env) -> None:
+    container_id = ocirt_cli(env, "run", "-d", str(env.rootfs), "sleep", "1000").stdout
+    container_id = container_id.strip()
+    for code in (0, 3):
+        assert (
+            ocirt_cli(env, "exec", container_id.decode(), "sh", "-c", f"exit {code}").returncode
+            == code
+        )
+    sessions = env.run_dir / "containers" / container_id.decode() / "exec"
+    assert list(sessions.iterdir()) == []
+    # A detached session stays until the container is removed.
+    ocirt_cli(env, "exec", "-d", container_id.decode(), "sleep", "1000")
+    assert len(list(sessions.iterdir())) == 1
+
+
+def test_closed_stdout_reader(env: Env) -> None:
+    tool = subprocess.Popen(
+        cli_command(env, "run", "--rm", str(env.rootfs), "sh", "-c", "yes | head -c 100000000"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(SOURCE)},
+    )
+    try:
+        assert tool.stdout is not None and tool.stderr is not None
+        assert tool.stdout.read(10) == b"y\ny\ny\ny\ny\n"
+        tool.stdout.close()
+        assert tool.wait(timeout=60) == 141
+        assert tool.stderr.read() == b"Error: writing to stdout: broken pipe\n"
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+            tool.wait()
+    # --rm removes the container although its output was cut off.
+    assert eventually(lambda: env.runtime.containers() == [], 15)
+
+
+def test_logs_follow(env: Env) -> None:
+    started = ocirt_cli(
+        env,
+        "run",
+        "-d",
+        "--name",
+        "chatty",
+        str(env.rootfs),
+        "sh",
+        "-c",
+        "echo one; sleep 1; echo two >&2; sleep 1; printf three",
+    )
+    assert started.returncode == 0, started.stderr
+    followed = ocirt_cli(env, "logs", "-f", "chatty")
+    assert followed.returncode == 0, followed.stderr
+    assert followed.stdout == b"one\nthree"
+    assert followed.stderr == b"two\n"
+    assert b"Exited (0)" in ocirt_cli(env, "ps", "-a").stdout
+
+
+def test_bad_bundles(env: Env, tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{not json")
+    not_json = ocirt_cli(env, "run", "--rm", str(tmp_path), "true")
+    assert not_json.returncode == 125
+    assert not_json.stderr.startswith(f"Error: {tmp_path}/config.json is not valid JSON".encode())
+    (tmp_path / "config.json").write_text("[]")
+    a_list = ocirt_cli(env, "run", "--rm", str(tmp_path), "true")
+    assert a_list.returncode == 125
+    assert (
+        a_list.stderr
+        == f"Error: {tmp_path}/config.json must hold a JSON object, not list\n".encode()
+    )
+    (tmp_path / "config.json").write_text(json.dumps({"root": {"path": "rootfs"}, "process": {}}))
+    no_rootfs = ocirt_cli(env, "run", "--rm", str(tmp_path), "true")
+    assert no_rootfs.returncode == 125
+    assert f"the root filesystem {tmp_path}/rootfs is not a directory".encode() in no_rootfs.stderr
+    assert env.runtime.containers() == []
+
+
+def test_several_containers_with_an_unknown_one(env: Env) -> None:
+    ocirt_cli(env, "run", "-d", "--name", "kept", str(env.rootfs), "sleep", "1000")
+    for command, code in (("stop", 125), ("kill", 125), ("rm", 1)):
+        result = ocirt_cli(env, command, "nope", "kept")
+        assert result.returncode == code, command
+        assert result.stdout == b""
+        assert (
+            result.stderr
+            == b'Error: no container with name or ID "nope" found: no such container\n'
+        )
+    assert " Up " in ocirt_cli(env, "ps").stdout.decode()
+
+    stopped = ocirt_cli(env, "stop", "-t", "1", "kept")
+    assert stopped.stdout == b"kept\n"
+    assert b"resorting to SIGKILL" in stopped.stderr
+    killed = ocirt_cli(env, "kill", "kept")
+    assert killed.returncode == 125
+    assert b"is in state exited" in killed.stderr
+
+
+def test_user_names(env: Env) -> None:
+    nobody = ocirt_cli(env, "run", "--rm", "-u", "nobody", str(env.rootfs), "id")
+    assert nobody.stdout == b"uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n", (
+        nobody.stderr
+    )
+    numbers = ocirt_cli(env, "run", "--rm", "-u", "1000:nogroup", str(env.bundle), "id")
+    assert numbers.stdout == b"uid=1000 gid=65534(nogroup) groups=65534(nogroup)\n", numbers.stderr
+    unknown = ocirt_cli(env, "run", "--rm", "-u", "nosuchuser", str(env.rootfs), "id")
+    assert unknown.returncode == 126
+    assert b"unable to find user nosuchuser" in unknown.stderr

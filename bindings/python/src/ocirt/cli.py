@@ -4,7 +4,8 @@ It runs containers from an OCI bundle or from a bare root filesystem, for which 
 default spec. Messages and exit codes follow podman: a failure prints ``Error: ...`` on
 stderr and exits 125, a command that cannot be found exits 127, and one that cannot be
 executed exits 126. ``run``, ``exec`` and ``attach`` otherwise exit with the container's or
-the command's exit code.
+the command's exit code. When the reader of stdout goes away, the tool stops, prints one
+error line and exits 141, as a process killed by SIGPIPE would.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -44,6 +47,15 @@ from .spec import bundle_spec, default_spec, is_bundle
 EXIT_ERROR = 125
 EXIT_CANNOT_INVOKE = 126
 EXIT_NOT_FOUND = 127
+# The exit code of a process that SIGPIPE killed; the tool exits with it when stdout's reader
+# has gone.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
+# Container names that podman accepts.
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+
+# Seconds between two reads of a followed log file that had no new data.
+FOLLOW_INTERVAL = 0.1
 
 # Seconds conmon waits before the exit command removes a --rm container that runs in the
 # foreground. The foreground process reads the exit code and removes the container itself
@@ -95,6 +107,8 @@ def open_runtime(arguments: argparse.Namespace) -> Runtime:
     options: dict[str, Any] = {}
     if arguments.run_dir:
         options["run_dir"] = os.path.abspath(arguments.run_dir)
+    elif default_run_dir() is None:
+        raise CommandError("no run directory: give --run-dir DIR or set $XDG_RUNTIME_DIR")
     if arguments.runtime_root:
         options["runtime_root"] = os.path.abspath(arguments.runtime_root)
     if arguments.runtime:
@@ -104,6 +118,15 @@ def open_runtime(arguments: argparse.Namespace) -> Runtime:
         else:
             options["name"] = arguments.runtime
     return Runtime(**options)
+
+
+def default_run_dir() -> str | None:
+    """Return the run directory the library uses without --run-dir, or None if it has none:
+    /run/ocirt for root, $XDG_RUNTIME_DIR/ocirt for other users."""
+    if os.geteuid() == 0:
+        return "/run/ocirt"
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    return os.path.join(runtime_dir, "ocirt") if runtime_dir else None
 
 
 def find_container(runtime: Runtime, name_or_id: str) -> Container:
@@ -141,15 +164,52 @@ def container_args(state: ContainerState) -> list[str]:
 # run, exec and attach.
 
 
-def parse_user(user: str) -> tuple[int, int]:
-    """Parse ``UID[:GID]``; a root filesystem has no user database to look names up in."""
-    uid_text, _, gid_text = user.partition(":")
+def database_entry(rootfs: Path, database: str, name: str) -> list[str] | None:
+    """Return the fields of ``name``'s line in the root filesystem's ``/etc/<database>``, or
+    None when the file or the line is missing."""
     try:
-        uid = int(uid_text)
-        gid = int(gid_text) if gid_text else uid
-    except ValueError:
-        raise CommandError(f"invalid user {user!r}: give a numeric UID[:GID]") from None
-    return uid, gid
+        text = (rootfs / "etc" / database).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 4 and fields[0] == name:
+            return fields
+    return None
+
+
+def parse_user(user: str, rootfs: Path) -> dict[str, Any]:
+    """Return the spec's ``process.user`` for ``USER[:GROUP]``.
+
+    Numbers are taken as they are. Names are looked up in the container's ``/etc/passwd``
+    and ``/etc/group``, as podman does; a user without a group runs with the primary group
+    from ``/etc/passwd`` (for a number without one, gid equals uid). As with podman, the
+    group is also the process's one supplementary group.
+    """
+    user_text, _, group_text = user.partition(":")
+    if user_text.isdigit():
+        uid, gid = int(user_text), int(user_text)
+    else:
+        entry = database_entry(rootfs, "passwd", user_text)
+        if entry is None or not entry[2].isdigit() or not entry[3].isdigit():
+            raise CommandError(
+                f"unable to find user {user_text}: no matching entries in passwd file "
+                f"{rootfs / 'etc/passwd'}",
+                EXIT_CANNOT_INVOKE,
+            )
+        uid, gid = int(entry[2]), int(entry[3])
+    if group_text.isdigit():
+        gid = int(group_text)
+    elif group_text:
+        entry = database_entry(rootfs, "group", group_text)
+        if entry is None or not entry[2].isdigit():
+            raise CommandError(
+                f"unable to find group {group_text}: no matching entries in group file "
+                f"{rootfs / 'etc/group'}",
+                EXIT_CANNOT_INVOKE,
+            )
+        gid = int(entry[2])
+    return {"uid": uid, "gid": gid, "additionalGids": [gid]}
 
 
 def build_spec(arguments: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
@@ -157,7 +217,19 @@ def build_spec(arguments: argparse.Namespace) -> tuple[dict[str, Any], str | Non
     path = Path(arguments.path)
     command = list(arguments.command)
     if is_bundle(path):
-        spec = bundle_spec(path, command or None)
+        try:
+            spec = bundle_spec(path, command or None)
+        except OSError as error:
+            raise CommandError(f"reading {path / 'config.json'}: {error.strerror}") from None
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        root = spec.get("root")
+        rootfs = Path(root["path"]) if isinstance(root, dict) and "path" in root else None
+        if rootfs is None or not rootfs.is_dir():
+            raise CommandError(
+                f"{path / 'config.json'}: the root filesystem "
+                f"{rootfs if rootfs is not None else '(root.path is not set)'} is not a directory"
+            )
         process = spec.setdefault("process", {})
         if arguments.tty:
             process["terminal"] = True
@@ -166,24 +238,32 @@ def build_spec(arguments: argparse.Namespace) -> tuple[dict[str, Any], str | Non
         if arguments.workdir:
             process["cwd"] = arguments.workdir
         if arguments.user:
-            uid, gid = parse_user(arguments.user)
-            process["user"] = {"uid": uid, "gid": gid}
+            process["user"] = parse_user(arguments.user, rootfs)
         return spec, None
     if path.is_dir():
-        uid, gid = parse_user(arguments.user) if arguments.user else (0, 0)
         spec = default_spec(
             command or ["sh"],
             terminal=arguments.tty,
             env=arguments.env,
             cwd=arguments.workdir or "/",
-            uid=uid,
-            gid=gid,
         )
+        if arguments.user:
+            spec["process"]["user"] = parse_user(arguments.user, path)
         return spec, str(path.resolve())
+    problem = "is not a directory" if path.exists() else "does not exist"
     raise CommandError(
-        f"{arguments.path}: no such directory; give an OCI bundle (a directory with "
-        "config.json) or a root filesystem directory"
+        f"{arguments.path} {problem}; give an OCI bundle (a directory with config.json) or a "
+        "root filesystem directory"
     )
+
+
+def detach_keys(arguments: argparse.Namespace) -> str | None:
+    """Return the detach keys to use: the option's, or none at all when stdin is not a
+    terminal, so that piped data with ctrl-p ctrl-q in it reaches the container, as with
+    podman; None leaves the library's default."""
+    if arguments.detach_keys is not None:
+        return str(arguments.detach_keys)
+    return None if os.isatty(0) else ""
 
 
 def cleanup_command(arguments: argparse.Namespace, container_id: str) -> list[str]:
@@ -260,6 +340,11 @@ def command_run(arguments: argparse.Namespace) -> int:
     terminal = bool(spec.get("process", {}).get("terminal"))
     runtime = open_runtime(arguments)
     container_id = secrets.token_hex(32)
+    if arguments.name is not None and not NAME_PATTERN.fullmatch(arguments.name):
+        raise CommandError(
+            f"invalid container name {arguments.name!r}: names must match "
+            "[a-zA-Z0-9][a-zA-Z0-9_.-]*"
+        )
     if arguments.name:
         taken = [s for s in runtime.containers() if arguments.name in (s.name, s.id)]
         if taken:
@@ -295,7 +380,7 @@ def command_run(arguments: argparse.Namespace) -> int:
         with RawTerminal(container.resize) if raw else contextlib.nullcontext():
             session = stream_session(
                 lambda **streams: container.attach(
-                    detach_keys=arguments.detach_keys, start=True, **streams
+                    detach_keys=detach_keys(arguments), start=True, **streams
                 ),
                 arguments.interactive,
                 terminal,
@@ -314,7 +399,7 @@ def command_run(arguments: argparse.Namespace) -> int:
 def command_exec(arguments: argparse.Namespace) -> int:
     runtime = open_runtime(arguments)
     container = find_container(runtime, arguments.container)
-    options: dict[str, Any] = {"terminal": arguments.tty, "detach_keys": arguments.detach_keys}
+    options: dict[str, Any] = {"terminal": arguments.tty, "detach_keys": detach_keys(arguments)}
     if arguments.env:
         options["env"] = list(arguments.env)
     if arguments.workdir:
@@ -337,6 +422,10 @@ def command_exec(arguments: argparse.Namespace) -> int:
                 raw.on_resize = session.resize
             with session:
                 result = session.wait()
+                if not result.detached and result.exit_code is not None:
+                    # As podman, remove a finished session at once; a detached one stays
+                    # until the container is removed.
+                    session.cleanup()
     except (ContainerStateInvalid, ContainerStopped) as error:
         raise CommandError(
             "can only create exec sessions on running containers: container state improper"
@@ -359,7 +448,7 @@ def command_attach(arguments: argparse.Namespace) -> int:
     raw = interactive and state.terminal
     with RawTerminal(container.resize) if raw else contextlib.nullcontext():
         session = stream_session(
-            lambda **streams: container.attach(detach_keys=arguments.detach_keys, **streams),
+            lambda **streams: container.attach(detach_keys=detach_keys(arguments), **streams),
             interactive,
             state.terminal,
         )
@@ -459,16 +548,21 @@ def for_each_container(
     action: Callable[[Container, str], None],
     missing_exit_code: int = EXIT_ERROR,
 ) -> int:
-    """Run ``action`` on each named container; report each failure and go on."""
+    """Run ``action`` on each named container; report each failure and go on.
+
+    As podman, it first looks every name up and acts on none when one is unknown.
+    """
     runtime = open_runtime(arguments)
-    exit_code = 0
+    found: list[tuple[Container, str]] = []
     for name in arguments.containers:
         try:
-            container = find_container(runtime, name)
+            found.append((find_container(runtime, name), name))
         except CommandError as error:
-            print(f"Error: {error}", file=sys.stderr)
-            exit_code = exit_code or missing_exit_code
-            continue
+            for container, _ in found:
+                container.close()
+            raise CommandError(str(error), missing_exit_code) from None
+    exit_code = 0
+    for container, name in found:
         try:
             with container:
                 action(container, name)
@@ -483,7 +577,15 @@ def for_each_container(
 
 def command_stop(arguments: argparse.Namespace) -> int:
     def stop(container: Container, name: str) -> None:
+        was_running = container.state(refresh=True).status == "running"
         container.stop(arguments.time)
+        # 137 is SIGKILL's exit code: the stop signal did not end the process in time.
+        if was_running and arguments.time > 0 and container.state().exit_code == 137:
+            print(
+                f"WARN StopSignal failed to stop container {name} in {arguments.time} "
+                "seconds, resorting to SIGKILL",
+                file=sys.stderr,
+            )
         print(name)
 
     return for_each_container(arguments, stop)
@@ -500,6 +602,8 @@ def command_kill(arguments: argparse.Namespace) -> int:
             container.kill(number)
         except ContainerStateInvalid:
             status = container.state(refresh=True).status
+            # podman calls a container whose process ended "exited".
+            status = "exited" if status == "stopped" else status
             raise CommandError(
                 f"can only kill running containers. {container.id} is in state {status}: "
                 "container state improper"
@@ -520,27 +624,13 @@ def command_rm(arguments: argparse.Namespace) -> int:
                 2,
             )
         container.delete()
-        print(container.id)
+        print(name)
 
     return for_each_container(arguments, remove, missing_exit_code=1)
 
 
-def command_logs(arguments: argparse.Namespace) -> int:
-    runtime = open_runtime(arguments)
-    with find_container(runtime, arguments.container) as container:
-        state = container.state()
-    if state.log_driver == "none":
-        raise CommandError(
-            "this container is using the 'none' log driver, cannot read logs: "
-            "this container is not logging output"
-        )
-    if state.log_driver == "journald" or state.log_path is None:
-        raise CommandError(f"reading {state.log_driver} logs is not supported by this tool")
-    try:
-        lines = state.log_path.read_bytes().splitlines()
-    except FileNotFoundError:
-        lines = []
-
+def print_log_lines(lines: list[bytes]) -> None:
+    """Write k8s-file log lines to stdout and stderr, each to the stream it came from."""
     stdout, stderr = descriptor_writer(1), descriptor_writer(2)
     for line in lines:
         # k8s-file lines: <time> <stream> <F for a full line, P for a partial one> <text>
@@ -551,6 +641,59 @@ def command_logs(arguments: argparse.Namespace) -> int:
         if parts[2] == b"F":
             text += b"\n"
         (stderr if parts[1] == b"stderr" else stdout)(text)
+
+
+def follow_log(container: Container, path: Path) -> None:
+    """Print the log file's lines as conmon appends them, until the container stops running.
+
+    NOTE: conmon's log rotation (a log size limit) is not followed; the tool keeps reading
+    the renamed file.
+    """
+    pending = b""
+    file = None
+    try:
+        while True:
+            # Read the state before the file, so that the last read after the container
+            # stopped sees everything conmon wrote.
+            running = container.state(refresh=True).status in ("created", "running", "paused")
+            if file is None:
+                with contextlib.suppress(FileNotFoundError):
+                    file = open(path, "rb")  # noqa: SIM115 - closed in the finally block
+            data = file.read() if file is not None else b""
+            if data:
+                lines = (pending + data).split(b"\n")
+                pending = lines.pop()
+                print_log_lines(lines)
+            elif not running:
+                break
+            else:
+                time.sleep(FOLLOW_INTERVAL)
+    finally:
+        if file is not None:
+            file.close()
+    if pending:
+        print_log_lines([pending])
+
+
+def command_logs(arguments: argparse.Namespace) -> int:
+    runtime = open_runtime(arguments)
+    with find_container(runtime, arguments.container) as container:
+        state = container.state()
+        if state.log_driver == "none":
+            raise CommandError(
+                "this container is using the 'none' log driver, cannot read logs: "
+                "this container is not logging output"
+            )
+        if state.log_driver == "journald" or state.log_path is None:
+            raise CommandError(f"reading {state.log_driver} logs is not supported by this tool")
+        if arguments.follow:
+            follow_log(container, state.log_path)
+            return 0
+    try:
+        lines = state.log_path.read_bytes().splitlines()
+    except FileNotFoundError:
+        lines = []
+    print_log_lines(lines)
     return 0
 
 
@@ -599,7 +742,7 @@ def command_info(arguments: argparse.Namespace) -> int:
             },
         },
         "store": {
-            "runDir": os.fspath(config.run_dir) if config.run_dir else "(library default)",
+            "runDir": os.fspath(config.run_dir) if config.run_dir else default_run_dir(),
             "runtimeRoot": (
                 os.fspath(config.runtime_root) if config.runtime_root else "(runtime default)"
             ),
@@ -716,6 +859,9 @@ def build_parser() -> Parser:
     rm.set_defaults(handler=command_rm)
 
     logs = commands.add_parser("logs", help="print a container's logged output")
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="go on printing until the container stops"
+    )
     logs.add_argument("container", help="container name or ID")
     logs.set_defaults(handler=command_logs)
 
@@ -764,7 +910,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OcirtError as error:
         print(f"Error: {error.message}", file=sys.stderr)
         return exit_code_of(error)
+    except BrokenPipeError:
+        silence_stdout()
+        print("Error: writing to stdout: broken pipe", file=sys.stderr)
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
     finally:
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            silence_stdout()
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away, so that the interpreter's flush
+    at exit does not fail again (the remedy Python's documentation gives)."""
+    devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

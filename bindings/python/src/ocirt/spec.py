@@ -137,11 +137,21 @@ def bundle_spec(bundle: PathLike, args: Sequence[str] | None = None) -> dict[str
     """Return a bundle's ``config.json``, with ``process.args`` replaced by ``args`` if given.
 
     A relative ``root.path`` is made absolute against the bundle, so the spec can be used
-    inline (``ContainerConfig.spec``) without the bundle directory.
+    inline (``ContainerConfig.spec``) without the bundle directory. Raises ``OSError`` when
+    the file cannot be read. Raises ``ValueError``, naming the file, when it is not a JSON
+    object or its ``process`` is not one.
     """
     directory = Path(os.fspath(bundle)).resolve()
-    with open(directory / "config.json", encoding="utf-8") as file:
-        spec: dict[str, Any] = json.load(file)
+    path = directory / "config.json"
+    with open(path, encoding="utf-8") as file:
+        try:
+            spec = json.load(file)
+        except ValueError as error:
+            raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path} must hold a JSON object, not {type(spec).__name__}")
+    if not isinstance(spec.get("process", {}), dict):
+        raise ValueError(f'{path}: "process" must be a JSON object')
     spec = copy.deepcopy(spec)
     if args is not None:
         if not args:
