@@ -134,6 +134,42 @@ func TestAttachDetachAfterOutput(t *testing.T) {
 	}
 }
 
+func TestAttachLeaveStdinOpen(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctr := e.container("leftopen", spec("sh", "-c", "while read x; do echo got:$x; done; echo eof; sleep 1000"),
+		func(c *ocirt.ContainerConfig) { c.Stdin = true; c.LeaveStdinOpen = true })
+	if err := e.rt.CreateContainer(ctr, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	for i, word := range []string{"first", "second"} {
+		stdout := newSyncBuffer()
+		input, typing := io.Pipe()
+		go func() {
+			typing.Write([]byte(word + "\n"))
+			if stdout.waitFor("got:"+word+"\n", 10*time.Second) {
+				typing.Write([]byte("\x10\x11"))
+			}
+			typing.Close()
+		}()
+		err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
+			Streams: &ocirt.AttachStreams{OutputStream: stdout, InputStream: input},
+			Start:   i == 0,
+		})
+		if !errors.Is(err, ocirt.ErrDetached) {
+			t.Fatalf("attach %d: %v, expected ErrDetached", i+1, err)
+		}
+		// Without LeaveStdinOpen the first detach would close stdin and print "eof".
+		if got := stdout.String(); got != "got:"+word+"\n" {
+			t.Fatalf("attach %d: stdout %q, expected only the echo of %q", i+1, got, word)
+		}
+	}
+	if status := e.status(ctr); status != ocirt.StatusRunning {
+		t.Errorf("status %q after two detaches, expected running", status)
+	}
+}
+
 func TestAttachDisabledDetachKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -32,6 +32,9 @@ type ContainerConfig struct {
 	Rootfs string `json:"rootfs,omitempty"`
 	// Stdin keeps the container's stdin open for Attach (podman's -i).
 	Stdin bool `json:"stdin,omitempty"`
+	// LeaveStdinOpen keeps stdin open when an attach session ends, detach included; by
+	// default conmon closes it, so the process reads end of file.
+	LeaveStdinOpen bool `json:"leave_stdin_open,omitempty"`
 	// LogDriver is "k8s-file" (the default), "json-file", "journald" or "none".
 	LogDriver string `json:"log_driver,omitempty"`
 	// LogPath is the k8s-file log's absolute path; default ctr.log in the state directory.

@@ -151,6 +151,26 @@ def test_detach_keys_without_terminal(env: Env) -> None:
     assert container.state(refresh=True).status == "running"
 
 
+def test_leave_stdin_open_across_detach(env: Env) -> None:
+    script = "while read x; do echo got:$x; done; echo eof; sleep 1000"
+    container = env.container("left-open", ["sh", "-c", script], stdin=True, leave_stdin_open=True)
+    container.create()
+    log_path = container.state().log_path
+    assert log_path is not None
+
+    with container.attach(stdin=True, start=True) as session:
+        with pytest.raises(ocirt.Detached):
+            session.write(b"a\n\x10\x11")
+        assert session.wait(5).detached
+    assert eventually(lambda: b"got:a" in log_path.read_bytes(), 5)
+    # stdin stayed open, so a second session goes on writing to the same shell loop.
+    with container.attach(stdin=True) as again:
+        again.write(b"b\n")
+        assert eventually(lambda: b"got:b" in log_path.read_bytes(), 5)
+        again.detach()
+    assert b"eof" not in log_path.read_bytes()
+
+
 def test_partial_detach_sequence_forwarded(env: Env) -> None:
     container = env.container("partial-keys", ["cat"], stdin=True)
     container.create()

@@ -140,6 +140,9 @@ class ContainerConfig(JsonConfig):
     """Absolute path of the root filesystem; overrides the spec's ``root.path``."""
     stdin: bool | None = None
     """Keep the container's stdin open for attach (``-i``)."""
+    leave_stdin_open: bool | None = None
+    """Keep stdin open when an attach session ends, detach included; by default conmon
+    closes it, so the process reads end of file."""
     log_driver: str | None = None
     """``"k8s-file"`` (default), ``"json-file"``, ``"journald"`` or ``"none"``."""
     log_path: PathLike | None = None
