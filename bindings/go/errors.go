@@ -56,12 +56,17 @@ type Error struct {
 	cause error
 }
 
-// Error returns the library's message, prefixed with "ocirt: ".
+// Error returns the library's message, prefixed with "ocirt: ". A call that a context
+// ended also names the context's error, such as "context deadline exceeded".
 func (e *Error) Error() string {
+	text := "ocirt: " + e.Message
 	if e.Message == "" {
-		return "ocirt: " + e.Code.String()
+		text = "ocirt: " + e.Code.String()
 	}
-	return "ocirt: " + e.Message
+	if e.Code == CodeCanceled && e.cause != nil {
+		text += " (" + e.cause.Error() + ")"
+	}
+	return text
 }
 
 // Is reports whether target is an *Error with the same Code, which makes every sentinel

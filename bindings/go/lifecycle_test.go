@@ -180,6 +180,9 @@ func TestWaitHonoursContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Wait past the deadline: %v, expected context.DeadlineExceeded", err)
 	}
+	if err != nil && !strings.HasSuffix(err.Error(), "(context deadline exceeded)") {
+		t.Errorf("Wait past the deadline: message %q does not name the deadline", err)
+	}
 	if took := time.Since(began); took > 5*time.Second {
 		t.Errorf("Wait returned after %v, long after its 200 ms deadline", took)
 	}

@@ -350,8 +350,8 @@ class Container:
         fields may be keyword arguments: ``env``, ``terminal``, ``width``, ``height``,
         ``cwd``, ``user``, ``cap_add``, ``preserve_fds``, ``detach_keys``,
         ``exit_command``, ``exit_command_delay`` and ``buffer_limit``. Streams work as in
-        ``attach``. With
-        ``detach`` nothing is attached, and ``ExecSession.wait`` still returns the exit code.
+        ``attach``. With ``detach`` nothing is attached; ``ExecSession.wait`` still waits
+        for the command and returns an ``AttachResult`` whose ``exit_code`` is its exit code.
         ``session_id`` defaults to 64 random hex digits.
 
         Raises ``RuntimeNotFound`` (exit code 127 recorded) or ``PermissionDenied`` (126)
@@ -513,6 +513,7 @@ class Container:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        """Close the handle at the end of a ``with`` block; the container keeps running."""
         self.close()
 
     def __repr__(self) -> str:

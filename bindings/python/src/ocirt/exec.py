@@ -141,6 +141,7 @@ class ExecSession:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        """Close the session handle at the end of a ``with`` block (see ``close``)."""
         self.close()
 
     def __repr__(self) -> str:
