@@ -172,6 +172,15 @@ fn no_host_descriptor_leaks_into_conmon_or_container() {
             target
         );
     }
+    // `runc start` can return while runc's init still holds its own descriptors, just
+    // before it executes the container's command; look once the command runs.
+    let comm = format!("/proc/{}/comm", state.pid);
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            fs::read_to_string(&comm).is_ok_and(|name| name.trim() == "sleep")
+        }),
+        "the container's process never became sleep"
+    );
     let container_fds = fd_targets(state.pid);
     let numbers: Vec<i32> = container_fds.iter().map(|(fd, _)| *fd).collect();
     assert_eq!(
