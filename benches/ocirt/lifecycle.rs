@@ -293,14 +293,13 @@ pub fn run_exec(env: &Env, rounds: usize) -> Vec<Row> {
         std::thread::sleep(PODMAN_SETTLE);
         eprintln!("exec: round {} of {} done", round + 1, rounds);
     }
-    if podman_ready {
-        if let Some(mut cmd) = podman() {
-            let _ = cmd
-                .args(["rm", "-f", "-t", "0", &podman_name])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
+    // Also when `podman run` failed: it may have left the container created.
+    if let Some(mut cmd) = podman() {
+        let _ = cmd
+            .args(["rm", "-f", "-t", "0", "--ignore", &podman_name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
     ctr.stop(0);
     drop(ctr);
