@@ -18,8 +18,8 @@
 #include <stdint.h>
 
 /**
- * Largest stdin message conmon reads in one go; it silently drops the rest of a longer one,
- * so `ocirt_attach_write` splits writes into messages of this size.
+ * Maximum size of a stdin message that conmon reads whole. conmon silently drops the rest of
+ * a longer message, so `ocirt_attach_write` splits writes into messages of this size.
  */
 #define OCIRT_STDIN_CHUNK (32 * 1024)
 
@@ -45,9 +45,9 @@
 #define OCIRT_EXIT_START_FAILED 125
 
 /**
- * Maximum length of a container or exec session id in bytes. Podman's ids are 64 hex digits; the bound keeps socket
- * paths built from ids (`<socket dir>/<id>/attach`) within reach of the 108-byte `sun_path`
- * for ordinary directories.
+ * Maximum length of a container or exec session id in bytes. Podman's ids are 64 hex digits.
+ * The bound keeps socket paths built from ids (`<socket dir>/<id>/attach`) within reach of
+ * the 108-byte `sun_path` for ordinary directories.
  */
 #define OCIRT_MAX_ID_LEN 128
 
@@ -197,7 +197,8 @@ enum ocirt_log_level
    */
   OCIRT_LOG_DEBUG = 4,
   /**
-   * Everything, including per-packet stream events.
+   * The most verbose level. The library logs nothing at this level beyond what
+   * `OCIRT_LOG_DEBUG` shows.
    */
   OCIRT_LOG_TRACE = 5,
 };
@@ -257,9 +258,9 @@ typedef struct ocirt_cancel ocirt_cancel;
  * itself lives on disk, so several handles (in one or many processes) can refer to the same
  * container.
  *
- * Thread-safe: any function may use one handle from many threads at once; operations on one
- * container are serialized by a lock file. Freeing the handle never stops the container:
- * conmon keeps supervising it, and `ocirt_container_open` finds it again.
+ * Thread-safe: any function may use one handle from many threads at once, and a lock file
+ * serializes the operations on one container. Freeing the handle never stops the container,
+ * because conmon keeps supervising it, and `ocirt_container_open` finds it again.
  */
 typedef struct ocirt_container ocirt_container;
 
@@ -305,10 +306,10 @@ typedef void (*ocirt_userdata_free_callback)(void *userdata);
  *
  * The callbacks run on a library thread, one at a time per session and in the order the
  * bytes arrived. They never overlap for one session, but they may run concurrently with the
- * host's own threads. `on_stdout` and `on_stderr` receive the streams (a NULL callback discards its
- * stream). `on_done` runs once, after the last output. `userdata_free` runs exactly once,
- * after `on_done`, if and only if the call that took the callbacks returned `OCIRT_OK`.
- * A callback must not free the session's handle.
+ * host's own threads. `on_stdout` and `on_stderr` receive the streams, and a NULL callback
+ * discards its stream. `on_done` runs once, after the last output. `userdata_free` runs
+ * exactly once, after `on_done`, if and only if the call that took the callbacks returned
+ * `OCIRT_OK`. A callback must not free the session's handle.
  */
 typedef struct {
   /**
@@ -324,7 +325,7 @@ typedef struct {
    */
   ocirt_stream_callback on_stderr;
   /**
-   * The session is over.
+   * Receives the end of the session.
    */
   ocirt_done_callback on_done;
   /**
@@ -371,14 +372,16 @@ const char *ocirt_last_error_message(void);
 void ocirt_string_free(char *text);
 
 /**
- * Installs a log callback for the whole process and sets the most verbose level it receives;
- * a NULL callback turns logging off. Nothing is logged by default.
+ * Installs a log callback for the whole process and sets the most verbose level it receives.
+ * A NULL callback turns logging off. Nothing is logged by default.
  *
- * `level` is an `ocirt_log_level` value. `userdata` is passed to every call unchanged; the
- * library never frees it, and it must stay valid until the callback is replaced. The
- * callback runs on whichever thread logs, possibly several at once, and must not call back
- * into the library. Returns `OCIRT_ERR_NOT_SUPPORTED` when a Rust host already installed
- * its own `log` logger, which then receives the records instead.
+ * `level` is an `ocirt_log_level` value. `userdata` is passed to every call unchanged. The
+ * library never frees it, and it must stay valid until the callback is replaced: the
+ * replacing call returns only after every running call of the old callback has returned.
+ * The callback runs on whichever thread logs, possibly several at once, and must not call
+ * back into the library. Returns `OCIRT_ERR_INVALID_ARGUMENT` for a level outside 0 to 5,
+ * and `OCIRT_ERR_NOT_SUPPORTED` when a Rust host already installed its own `log` logger,
+ * which then receives the records instead.
  *
  * # Safety
  * `callback`, when not NULL, must be safe to call from any thread with `userdata`.
@@ -390,14 +393,19 @@ ocirt_result ocirt_set_log_callback(int32_t level, ocirt_log_callback callback, 
  * streams stdout and stderr to `callbacks` on a library thread, and writes `*out`, a handle
  * owned by the caller (free it with `ocirt_attach_free`).
  *
- * `options_json` is NULL for the defaults or an object with `stdout` and `stderr` (default
- * true), `stdin` (default false; the container needs a terminal or `"stdin": true`),
- * `detach_keys` (default `"ctrl-p,ctrl-q"`; `""` disables detaching), `start` (start the
- * created container once connected, so no output is lost), `width` and `height` (initial
- * terminal size) and `buffer_limit` (bytes buffered while callbacks lag, default 8 MiB;
- * past it the library stops reading from conmon, which pauses the container's output).
+ * `options_json` is NULL for the defaults, or an object with these fields:
+ * - `stdout`, `stderr` (default true): deliver that stream.
+ * - `stdin` (default false): accept `ocirt_attach_write`. The container needs a terminal
+ *   or `"stdin": true` in its config.
+ * - `detach_keys` (default `"ctrl-p,ctrl-q"`): the detach sequence; `""` disables it.
+ * - `start` (default false): start the created container once connected, so no output is
+ *   lost.
+ * - `width`, `height`: the initial terminal size, both or neither.
+ * - `buffer_limit` (bytes, default 8 MiB): output buffered while the callbacks lag. Past it
+ *   the library stops reading from conmon, which pauses the container's output.
+ *
  * Invalid detach keys are rejected before anything connects. Several sessions may attach to
- * one container; each receives all output produced while it is connected.
+ * one container, and each receives all output produced while it is connected.
  *
  * # Safety
  * `container` is a live handle; `options_json` is NULL or a NUL-terminated string;
@@ -413,7 +421,11 @@ ocirt_result ocirt_container_attach(const ocirt_container *container,
  * bytes. The detach sequence is matched across calls: when it completes, the bytes before
  * it are sent, the session detaches, and the call returns `OCIRT_DETACHED`. Bytes that may
  * start the sequence are held back until the next call shows whether it completes.
- * `OCIRT_ERR_CONTAINER_STATE_INVALID` when the session has no stdin or stdin was closed.
+ *
+ * Fails with `OCIRT_ERR_CONTAINER_STATE_INVALID` when the session has no stdin, detached or
+ * had its stdin closed, and with `OCIRT_ERR_CONTAINER_STOPPED` once the session has ended.
+ * An exec session without callbacks, or streamed over HTTP, has no stdin here and fails with
+ * `OCIRT_ERR_EXEC_STATE_INVALID`.
  *
  * # Safety
  * `attach` is a live handle; `data` points to `len` readable bytes (it may be NULL when
@@ -438,7 +450,7 @@ ocirt_result ocirt_attach_close_stdin(const ocirt_attach *attach);
  * ends with `OCIRT_ATTACH_DETACHED`. The process keeps running and can be attached again.
  * For a session with stdin on a container without a terminal, conmon closes the process's
  * stdin on the disconnect (as it does for podman), unless the container has
- * `leave_stdin_open`; a process that reads stdin then sees end of file.
+ * `leave_stdin_open`. A process that reads stdin then reads end of file.
  *
  * # Safety
  * `attach` is a live handle.
@@ -449,13 +461,13 @@ ocirt_result ocirt_attach_detach(const ocirt_attach *attach);
  * Waits until the session is over, at most `timeout_ms` milliseconds (< 0 waits forever).
  *
  * Returns `OCIRT_OK` and writes `*outcome` (`OCIRT_ATTACH_ENDED` or
- * `OCIRT_ATTACH_DETACHED`) and `*exit_code` (an exec session's exit code; -1 for a
+ * `OCIRT_ATTACH_DETACHED`) and `*exit_code` (an exec session's exit code, -1 for a
  * container attach) when the session ended without error. Returns the session's error
  * (such as `OCIRT_ERR_CALLBACK_ABORTED` or `OCIRT_ERR_IO`, with its message) when it
- * failed, and `OCIRT_ERR_TIMED_OUT` when it is still going; outputs are then untouched.
- * May be called again after it returned. Called from inside one of the session's own
- * callbacks it fails with `OCIRT_ERR_INVALID_ARGUMENT` instead of waiting forever, because
- * the session ends only after its callbacks return.
+ * failed, and `OCIRT_ERR_TIMED_OUT` when it is still going. The outputs are untouched in
+ * both cases. May be called again after it returned. Called from inside one of the
+ * session's own callbacks, it fails with `OCIRT_ERR_INVALID_ARGUMENT` instead of waiting
+ * forever, because the session ends only after its callbacks return.
  *
  * # Safety
  * `attach` is a live handle; `outcome` and `exit_code` are writable.
@@ -466,9 +478,10 @@ ocirt_result ocirt_attach_wait(const ocirt_attach *attach,
                                int32_t *exit_code);
 
 /**
- * Frees a session handle. A session still going is stopped first (its `on_done` receives
- * `OCIRT_ERR_CANCELLED`); the call returns after the session's callbacks have finished, so
- * the host may free their userdata afterwards. The container keeps running. NULL is ignored.
+ * Frees a session handle. A session that is still running is stopped first, and its
+ * `on_done` receives `OCIRT_ERR_CANCELLED`. The call returns after the session's callbacks
+ * have finished, so the host may free their userdata afterwards. The container keeps
+ * running. NULL is ignored.
  *
  * # Safety
  * `attach` is NULL or a live handle not used by any other thread during or after the call,
@@ -478,12 +491,14 @@ void ocirt_attach_free(ocirt_attach *attach);
 
 /**
  * Sets the terminal size of a terminal container (`AttachResize`): `width` columns,
- * `height` rows, each at least 1. As root the library sets the size on the container's
- * terminal itself, so it is in effect when the call returns; otherwise it goes through
- * conmon's control FIFO, which conmon applies soon after. Works from the moment the
+ * `height` rows, each at least 1.
+ *
+ * Where the library may open the container's terminal (as root), it sets the size there
+ * itself, so the size is in effect when the call returns. Otherwise the request goes
+ * through conmon's control FIFO, and conmon applies it soon after. Works from the moment the
  * container is created, so a size set before start is the first size the process gets.
- * `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal, or one that is not
- * created, running or paused.
+ * Fails with `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal, or one
+ * that is not created, running or paused.
  *
  * # Safety
  * `container` is a live handle.
@@ -498,15 +513,17 @@ ocirt_result ocirt_container_resize(const ocirt_container *container,
  * `cancel` fires.
  *
  * The library owns `conn_fd` from the call on and closes it before returning, whatever the
- * result. Output without a terminal is framed: an 8-byte header (stream 1 stdout or 2
- * stderr, three zero bytes, the length as a big-endian u32) before each payload; with a
- * terminal it is raw. Stdin is read from the connection after the `buffered_len` bytes at
- * `buffered` (what the HTTP parser read past the request headers); its end half-closes the
- * container's stdin while output goes on. `options_json` is NULL or an object with `stdin`,
- * `stdout`, `stderr` (each default true, at least one true), `detach_keys`,
- * `hijack_header` (write podman's `HTTP/1.1 101 UPGRADED` response first, default false),
- * `start` and `buffer_limit`. A failure after streaming began is also written to the
- * connection as `Error: <message>`. A client that went away never raises SIGPIPE.
+ * result. Output without a terminal is framed: each payload follows an 8-byte header
+ * (stream 1 stdout or 2 stderr, three zero bytes, the length as a big-endian u32). With a
+ * terminal the output is raw. Stdin is read from the connection after the `buffered_len`
+ * bytes at `buffered`, which the host's HTTP parser read past the request headers. The end
+ * of stdin half-closes the container's stdin while output goes on.
+ *
+ * `options_json` is NULL or an object with `stdin`, `stdout`, `stderr` (each default true,
+ * at least one true), `detach_keys`, `hijack_header` (write podman's
+ * `HTTP/1.1 101 UPGRADED` response first, default false), `start` and `buffer_limit`. A
+ * failure after streaming began is also written to the connection as `Error: <message>`.
+ * A client that went away never raises SIGPIPE.
  *
  * Returns `OCIRT_OK` when the streams ended, `OCIRT_DETACHED` on detach and
  * `OCIRT_ERR_CANCELLED` when `cancel` fired.
@@ -559,16 +576,17 @@ void ocirt_cancel_free(ocirt_cancel *cancel);
  *   is relative to the bundle. Or `spec` (object): an inline OCI spec, with `rootfs`
  *   (absolute path) when its `root.path` is not absolute. `rootfs` also overrides a
  *   bundle's root. The spec is copied into the container's state directory with absolute
- *   paths, so one bundle can serve many containers; `process.terminal` decides whether the
+ *   paths, so one bundle can serve many containers. `process.terminal` decides whether the
  *   container has a terminal.
  * - `stdin` (bool, default false): keep the container's stdin open for attach (`-i`). Without
  *   a terminal, conmon closes the process's stdin when any attach session with stdin ends,
- *   detach included; `leave_stdin_open` (bool) keeps it open instead, so a later session can
- *   go on writing (the process then never sees the end of its input).
- * - `log_driver` (`"k8s-file"`, the default, `"json-file"` (written as k8s-file),
- *   `"journald"` or `"none"`); `log_path` (absolute path without `:`, default `ctr.log` in
- *   the state directory); `log_size_max` (bytes, negative for unlimited, default the
- *   runtime's); `log_tag` (journald only).
+ *   detach included. `leave_stdin_open` (bool) keeps it open instead, so a later session
+ *   can go on writing, and the process then never reads the end of its input.
+ * - `log_driver`: `"k8s-file"` (the default), `"json-file"` (written as k8s-file),
+ *   `"journald"` or `"none"`.
+ * - `log_path` (absolute path without `:`, default `ctr.log` in the state directory),
+ *   `log_size_max` (bytes, negative for unlimited, default the runtime's) and `log_tag`
+ *   (journald only).
  * - `stop_signal` (number or name such as `"SIGINT"`, default SIGTERM): sent first by stop.
  * - `exit_command` (array: an absolute program path, then arguments): run by conmon after
  *   the container exits; `exit_command_delay` (seconds) before it runs.
@@ -619,32 +637,39 @@ void ocirt_container_free(ocirt_container *container);
 ocirt_result ocirt_container_id(const ocirt_container *container, const char **out);
 
 /**
- * Writes the container's state as a JSON object to `*out` (owned by the caller, freed with
- * `ocirt_string_free`): `id`, `name`, `status` (`configured`, `created`, `running`,
- * `paused`, `stopped`, `exited`), `pid`, `conmon_pid`, `exit_code` (null until the
- * process exited), `oom_killed`, `created_at`, `started_at`, `finished_at` (RFC 3339 UTC),
- * `restored`, `checkpointed`, `terminal`, `stdin`, `state_dir` (the container's directory,
- * which is the bundle conmon and the runtime use), `bundle` (the bundle the config named,
- * or null for an inline spec), `rootfs`, `log_driver`, `log_path`, `exit_file`,
- * `attach_socket` and `runtime`. It reports the stored state; call `ocirt_container_update_status` first to
- * refresh it from the runtime.
+ * Writes the container's state as a JSON object to `*out`, owned by the caller and freed
+ * with `ocirt_string_free`.
+ *
+ * The fields are:
+ * - `id`, `name`, `runtime`.
+ * - `status`: `configured`, `created`, `running`, `paused`, `stopped` or `exited`.
+ * - `pid`, `conmon_pid`, `exit_code` (null until the process exited), `oom_killed`.
+ * - `created_at`, `started_at`, `finished_at`: RFC 3339 times in UTC.
+ * - `restored`, `checkpointed`, `terminal`, `stdin`.
+ * - `state_dir`: the container's directory, which is the bundle conmon and the runtime use.
+ * - `bundle`: the bundle the config named, or null for an inline spec.
+ * - `rootfs`, `log_driver`, `log_path`, `exit_file`, `attach_socket`.
+ *
+ * The JSON is the stored state; call `ocirt_container_update_status` first to refresh it
+ * from the runtime.
  *
  * # Safety
  * `container` is a live handle; `out` is writable.
  */
-ocirt_result ocirt_container_state_json(const ocirt_container *container,
-                                        char **out);
+ocirt_result ocirt_container_state_json(const ocirt_container *container, char **out);
 
 /**
  * Creates the container in the runtime (`CreateContainer`): spawns conmon, which runs
  * `runtime create`, and blocks until conmon reports the container's pid or the runtime's
- * error. The container is then `created`; `ocirt_container_start` runs its process.
+ * error. The container is then `created`, and `ocirt_container_start` runs its process.
  *
- * `restore_json` is NULL for a plain create, or restore options (`{"tcp_established": bool,
- * "keep": bool}`) to restore the container from its checkpoint instead; a restored container
- * is `running` at once. Runtime errors come back as `OCIRT_ERR_RUNTIME_NOT_FOUND`,
- * `OCIRT_ERR_RUNTIME_PERMISSION_DENIED` or `OCIRT_ERR_OCI_RUNTIME` with the runtime's own
- * message; after a failure the runtime's leftovers are deleted.
+ * `restore_json` is NULL for a plain create. Restore options (`{"tcp_established": bool,
+ * "keep": bool}`) restore the container from its checkpoint instead, and a restored
+ * container is `running` at once. Runtime errors come back as
+ * `OCIRT_ERR_RUNTIME_NOT_FOUND`, `OCIRT_ERR_RUNTIME_PERMISSION_DENIED` or
+ * `OCIRT_ERR_OCI_RUNTIME` with the runtime's own message. After a failure the runtime's
+ * leftovers are deleted, unless the runtime's container with this id belongs to someone
+ * else (`OCIRT_ERR_CONTAINER_EXISTS`).
  *
  * # Safety
  * `container` is a live handle; `restore_json` is NULL or a NUL-terminated string.
@@ -662,8 +687,8 @@ ocirt_result ocirt_container_start(const ocirt_container *container);
 
 /**
  * Refreshes the stored state from the runtime (`UpdateContainerStatus`). Once the process
- * has exited, the exit code and OOM flag come from conmon's files, waiting up to 5 s for the
- * exit file; a container the runtime no longer knows becomes `exited`.
+ * has exited, the exit code and OOM flag come from conmon's files, and the call waits up to
+ * 5 s for the exit file. A container that the runtime no longer lists becomes `exited`.
  *
  * # Safety
  * `container` is a live handle.
@@ -672,9 +697,10 @@ ocirt_result ocirt_container_update_status(const ocirt_container *container);
 
 /**
  * Sends `signal` (1 to SIGRTMAX) to the container's init process, or with `all` to every
- * process in the container (`KillContainer`). A container that is not running gives
- * `OCIRT_ERR_CONTAINER_STATE_INVALID`; with `all`, a stopped container whose other processes
- * live on is still signalled.
+ * process in the container (`KillContainer`). A container that is not created, running or
+ * paused, or whose init process has exited, gives `OCIRT_ERR_CONTAINER_STATE_INVALID`. The
+ * exception is `all` on a stopped container, whose other processes may live on and are
+ * still signalled.
  *
  * # Safety
  * `container` is a live handle.
@@ -684,9 +710,10 @@ ocirt_result ocirt_container_kill(const ocirt_container *container, int32_t sign
 /**
  * Stops the container (`StopContainer`): sends its stop signal (config `stop_signal`,
  * default SIGTERM), waits up to `timeout_s` seconds for the process to exit, then sends
- * SIGKILL; `timeout_s` 0 sends SIGKILL at once. Returns as soon as the process is gone (it
- * waits on a pidfd, not a timer) with the exit recorded. Stopping a stopped container
- * succeeds.
+ * SIGKILL. `timeout_s` 0 sends SIGKILL at once. Returns as soon as the process is gone,
+ * with the exit recorded, because it waits on a pidfd rather than a timer. Stopping a
+ * stopped or exited container succeeds, and stopping a configured one fails with
+ * `OCIRT_ERR_CONTAINER_STATE_INVALID`.
  *
  * # Safety
  * `container` is a live handle.
@@ -694,10 +721,10 @@ ocirt_result ocirt_container_kill(const ocirt_container *container, int32_t sign
 ocirt_result ocirt_container_stop(const ocirt_container *container, uint32_t timeout_s, bool all);
 
 /**
- * Deletes the container (`DeleteContainer`): `runtime delete --force` (which kills a running
- * process) and removal of its state directory, exit file and socket link. The handle stays
- * allocated; every later call on it fails with `OCIRT_ERR_NO_SUCH_CONTAINER`. Free it with
- * `ocirt_container_free`.
+ * Deletes the container (`DeleteContainer`): runs `runtime delete --force`, which kills a
+ * running process, and removes its state directory, exit file and socket links. The handle
+ * stays allocated, and every later call on it except `ocirt_container_id` fails with
+ * `OCIRT_ERR_NO_SUCH_CONTAINER`. Free it with `ocirt_container_free`.
  *
  * # Safety
  * `container` is a live handle.
@@ -725,10 +752,11 @@ ocirt_result ocirt_container_unpause(const ocirt_container *container);
  * 0-255, 128+N after signal N, -1 when conmon could not record it. Returns at once for a
  * container that already exited.
  *
- * `timeout_ms` < 0 waits forever; otherwise `OCIRT_ERR_TIMED_OUT` after that many
- * milliseconds. `cancel`, when not NULL, ends the wait with `OCIRT_ERR_CANCELLED` once
- * triggered. The wait uses inotify and pidfds, never a timer loop, and holds no lock, so
- * other threads and processes can operate on the container meanwhile.
+ * `timeout_ms` < 0 waits forever. Otherwise the call fails with `OCIRT_ERR_TIMED_OUT` after
+ * that many milliseconds. `cancel`, when not NULL, ends the wait with `OCIRT_ERR_CANCELLED`
+ * once triggered. The wait uses inotify and pidfds rather than a timer loop, except on
+ * kernels without `pidfd_open` (before 5.3), where a process's exit is checked every 10 ms.
+ * It holds no lock, so other threads and processes can operate on the container meanwhile.
  *
  * # Safety
  * `container` is a live handle; `cancel` is NULL or a live token; `exit_code` is writable.
@@ -749,11 +777,13 @@ ocirt_result ocirt_container_wait(const ocirt_container *container,
 ocirt_result ocirt_container_exit_file_path(const ocirt_container *container, char **out);
 
 /**
- * Writes the path of the container's attach socket (`AttachSocketPath()`,
- * `<socket dir>/<id>/attach`, reaching `<state dir>/<id>/attach` through conmon's link) to
- * `*out`, in full even when it is longer than the 107 bytes a `sockaddr_un` holds; connect
- * through `open(O_PATH)` and `/proc/self/fd/N` in that case. Owned by the caller; free it
- * with `ocirt_string_free`.
+ * Writes the path of the container's attach socket (`AttachSocketPath()`) to `*out`, owned
+ * by the caller and freed with `ocirt_string_free`.
+ *
+ * The path is `<socket dir>/<id>/attach`, which reaches `<state dir>/<id>/attach` through
+ * conmon's link. It is written in full even when it is longer than the 107 bytes that fit
+ * in `sockaddr_un.sun_path`. In that case, open it with `O_PATH` and connect to
+ * `/proc/self/fd/N`.
  *
  * # Safety
  * `container` is a live handle; `out` is writable.
@@ -765,9 +795,10 @@ ocirt_result ocirt_container_attach_socket_path(const ocirt_container *container
  * into `<state dir>/<id>/checkpoint`. `options_json` is NULL for the defaults or
  * `{"leave_running": bool, "tcp_established": bool, "keep": bool}`. Without
  * `leave_running` the container is `stopped` afterwards and can be restored with
- * `ocirt_container_create`. `OCIRT_ERR_NOT_SUPPORTED` when the runtime cannot checkpoint;
- * a CRIU failure is an `OCIRT_ERR_OCI_RUNTIME` naming CRIU's log file, and the container
- * keeps running.
+ * `ocirt_container_create`. Fails with `OCIRT_ERR_NOT_SUPPORTED` when the runtime cannot
+ * checkpoint. A CRIU failure returns the runtime's error, usually `OCIRT_ERR_OCI_RUNTIME`,
+ * plus CRIU's reason and the path of its dump log when that log names an error, and the
+ * container keeps running.
  *
  * # Safety
  * `container` is a live handle; `options_json` is NULL or a NUL-terminated string.
@@ -776,29 +807,34 @@ ocirt_result ocirt_container_checkpoint(const ocirt_container *container, const 
 
 /**
  * Starts an exec session (`ExecContainer`): runs `options_json`'s command in the running
- * container under its own conmon, and returns as soon as the command runs, writing its host
- * pid to `*pid` and a session handle to `*attach`.
+ * container under its own conmon. Returns as soon as the command runs, with its host pid in
+ * `*pid` and a session handle in `*attach`, owned by the caller and freed with
+ * `ocirt_attach_free`.
  *
- * `session_id` names the session (the same rules as container ids; unique per container).
- * `options_json` fields: `cmd` (array, required), `env` (object or `NAME=value` array, added
- * to the container's), `terminal` (bool), `width` and `height` (initial terminal size),
- * `cwd`, `user` (`uid`, `uid:gid`, `name` or `name:group`, looked up in the container's
- * `/etc/passwd` and `/etc/group`; default the container's user), `cap_add` (array),
- * `preserve_fds` (count of this process's descriptors from 3 on, checked to be open),
- * `stdin`, `stdout`, `stderr`, `detach_keys`, `exit_command`, `exit_command_delay`,
- * `buffer_limit`.
+ * `session_id` names the session. It follows the rules of container ids and must be unique
+ * in the container. `options_json` has these fields:
+ * - `cmd` (array, required): the command and its arguments.
+ * - `env` (object, or array of `NAME=value`): added to the container's environment.
+ * - `terminal` (bool), and `width` and `height` (the initial terminal size).
+ * - `cwd` (absolute path), and `user` (`uid`, `uid:gid`, `name` or `name:group`, looked up
+ *   in the container's `/etc/passwd` and `/etc/group`; default the container's user).
+ * - `cap_add` (array of capability names).
+ * - `preserve_fds` (count of this process's descriptors from 3 on, checked to be open).
+ * - `stdin` (default false): accept `ocirt_attach_write`. Needs `callbacks`.
+ * - `stdout`, `stderr`, `detach_keys`, `buffer_limit`: as for `ocirt_container_attach`.
+ * - `exit_command`, `exit_command_delay`: as in the container config.
  *
- * With `callbacks`, the output streams to them as in `ocirt_container_attach` and stdin is
- * written with `ocirt_attach_write`; `ocirt_attach_wait` gives the outcome and the exit code
- * (0-255, 128+N after signal N). With `callbacks` NULL the session runs detached;
- * `ocirt_attach_wait` still waits for the exit code, and `attach` may then be NULL.
- * A command the runtime cannot find fails with `OCIRT_ERR_RUNTIME_NOT_FOUND` (exit code 127
- * recorded), one it cannot execute with `OCIRT_ERR_RUNTIME_PERMISSION_DENIED` (126).
+ * With `callbacks`, the output streams to them as in `ocirt_container_attach`, and stdin is
+ * written with `ocirt_attach_write`. `ocirt_attach_wait` returns the outcome and the exit
+ * code (0-255, 128+N after signal N). With `callbacks` NULL the session runs detached,
+ * `ocirt_attach_wait` still waits for the exit code, and `attach` may be NULL. A command
+ * the runtime cannot find fails with `OCIRT_ERR_RUNTIME_NOT_FOUND` (exit code 127 recorded),
+ * and one it cannot execute with `OCIRT_ERR_RUNTIME_PERMISSION_DENIED` (126).
  *
  * # Safety
- * `container` is a live handle; strings are NUL-terminated; `callbacks` is NULL or points to
- * a callbacks struct (copied); `pid` is writable; `attach` is writable, or NULL when
- * `callbacks` is NULL.
+ * `container` is a live handle, and the strings are NUL-terminated. `callbacks` is NULL or
+ * points to a callbacks struct, which is copied. `pid` is writable, and `attach` is
+ * writable or NULL when `callbacks` is NULL.
  */
 ocirt_result ocirt_exec_start(const ocirt_container *container,
                               const char *session_id,
@@ -810,20 +846,22 @@ ocirt_result ocirt_exec_start(const ocirt_container *container,
 /**
  * Starts an exec session streamed over a connection the host hijacked from its HTTP server
  * (`ExecContainerHTTP`). Returns as soon as the command runs, with its pid in `*pid` and a
- * handle in `*attach` (NULL allowed) whose `ocirt_attach_wait` returns when the streams end,
- * with the exit code.
+ * handle in `*attach` whose `ocirt_attach_wait` returns when the streams end, with the exit
+ * code. With `attach` NULL, the session streams to its end on its own.
  *
  * The library owns `conn_fd` from the call on and closes it when the session is over,
- * whatever the result. The streams are framed as in `ocirt_container_http_attach`, with the
- * session's `terminal` deciding between framed and raw output; `http_options_json` (NULL for
- * the defaults) selects `stdin`, `stdout`, `stderr`, `detach_keys`, `hijack_header` and
- * `buffer_limit`. `buffered` holds bytes the HTTP parser already read past the request.
- * `cancel`, when not NULL, ends the streaming early; the token must stay alive until the
- * session is over.
+ * whatever the result. The streams are framed as in `ocirt_container_http_attach`, and the
+ * session's `terminal` option decides between framed and raw output. `http_options_json`
+ * (NULL for the defaults) selects `stdin`, `stdout`, `stderr`, `detach_keys`,
+ * `hijack_header` and `buffer_limit`. `buffered` contains the bytes that the HTTP parser
+ * already read past the request. `cancel`, when not NULL, ends the streaming early once
+ * triggered. The session keeps its own reference to the token, so the host may free the
+ * token once this call has returned.
  *
  * # Safety
- * As for `ocirt_exec_start`; `conn_fd` is an open descriptor the caller gives up;
- * `buffered` points to `buffered_len` bytes (NULL when 0); `cancel` is NULL or a live token.
+ * As for `ocirt_exec_start`, and: `conn_fd` is an open descriptor the caller gives up,
+ * `buffered` points to `buffered_len` bytes (NULL when 0), and `cancel` is NULL or a live
+ * token.
  */
 ocirt_result ocirt_exec_start_http(const ocirt_container *container,
                                    const char *session_id,
@@ -862,10 +900,10 @@ ocirt_result ocirt_exec_stop(const ocirt_container *container,
                              uint32_t timeout_s);
 
 /**
- * Writes whether an exec session's command still runs to `*running` and, once it exited,
- * its exit code to `*exit_code` (-1 while it runs) (`ExecUpdateStatus`). Works from any
- * process, from the session's files; a pid reused by another process is not mistaken for
- * the command.
+ * Writes whether an exec session's command still runs to `*running`, and its exit code to
+ * `*exit_code`, -1 while it runs (`ExecUpdateStatus`). Works from any process, because it
+ * reads the session's files, and a pid reused by another process is not mistaken for the
+ * command.
  *
  * # Safety
  * `container` is a live handle; `session_id` is a NUL-terminated string; `running` and
@@ -902,34 +940,36 @@ ocirt_result ocirt_exec_attach_socket_path(const ocirt_container *container,
  *
  * `config_json` is an object; `"{}"` takes every default. Fields (all optional; unknown
  * fields are rejected):
- * - `name` (string, default `"runc"`): the runtime's name; selects the default search list
- *   and is looked up in the support lists.
- * - `path` (absolute path): the runtime binary; no search happens. `paths` (array of
+ * - `name` (string, default `"runc"`): the runtime's name. It selects the default search
+ *   list and is looked up in the support lists.
+ * - `path` (absolute path): the runtime binary, used without a search. `paths` (array of
  *   paths): candidates tried in order, then a `$PATH` lookup of `name`.
  * - `conmon_path`, `conmon_paths`: the same for conmon (2.0.24 or later).
  * - `run_dir` (absolute path, default `/run/ocirt` for root, `$XDG_RUNTIME_DIR/ocirt`
  *   otherwise): base of `state_dir` (`<run_dir>/containers`, one directory per container),
  *   `exit_dir` (`<run_dir>/exits`, conmon's exit files) and `socket_dir`
- *   (`<run_dir>/socket`, links to attach sockets); each can be set on its own. Created with
- *   mode 0750.
- * - `runtime_root` (absolute path, default: the runtime's own, `/run/runc` for runc): the
- *   runtime's `--root`. Runtimes key containers by id in their root, so ocirt users that
- *   share a root share one id space; a create whose id is taken there fails with
- *   `OCIRT_ERR_CONTAINER_EXISTS` and leaves the other container alone.
+ *   (`<run_dir>/socket`, links to attach sockets). Each can be set on its own. Missing
+ *   directories are created with mode 0750.
+ * - `runtime_root` (absolute path, default: the runtime's own, `/run/runc` for runc as
+ *   root): the runtime's `--root`. Runtimes key containers by id in their root, so ocirt
+ *   users that share a root share one id space. A create whose id is taken there fails
+ *   with `OCIRT_ERR_CONTAINER_EXISTS` and leaves the other container alone.
  * - `runtime_flags` (array of strings): global runtime arguments for every runtime command.
  * - `log_level` (string, default `"error"`): conmon's log level (`panic`, `fatal`,
- *   `error`, `warning`, `info`, `debug`, `trace`).
+ *   `error`, `warning` or `warn`, `info`, `debug`, `trace`).
  * - `cgroup_manager` (`"cgroupfs"`, the default, or `"systemd"`).
  * - `conmon_env` (array of `KEY=value`, default a standard `PATH`): conmon's environment.
  * - `log_size_max` (bytes, default -1 for unlimited): default k8s-file log size limit.
  * - `no_pivot` (bool): run the runtime with `--no-pivot`.
  * - `supports_json_errors`, `supports_no_cgroups`, `supports_kvm` (arrays of runtime
  *   names): the support lists, with podman's defaults.
- * - `create_timeout_ms` (milliseconds, default 240000): how long create waits for conmon.
+ * - `create_timeout_ms` (milliseconds, default 240000): the maximum time that create, and
+ *   each step of an exec start, waits for conmon.
  *
  * On success `*out` receives a handle owned by the caller, freed with
  * `ocirt_runtime_free`. Fails with `OCIRT_ERR_RUNTIME_UNAVAILABLE` or `OCIRT_ERR_CONMON`
- * (naming the paths tried) when a binary is missing, and `OCIRT_ERR_CONMON_TOO_OLD`.
+ * (naming the paths tried) when a binary is missing, and with `OCIRT_ERR_CONMON_TOO_OLD`
+ * when every conmon found is older than 2.0.24.
  *
  * # Safety
  * `config_json` is a NUL-terminated string; `out` is a writable pointer.
@@ -1000,9 +1040,9 @@ ocirt_result ocirt_runtime_supports_no_cgroups(const ocirt_runtime *runtime, boo
 ocirt_result ocirt_runtime_supports_kvm(const ocirt_runtime *runtime, bool *out);
 
 /**
- * Writes to `*out` whether the runtime can checkpoint (`SupportsCheckpoint()`): it runs
- * `<runtime> checkpoint --help` (true when it exits 0) and looks for `criu` on `$PATH`.
- * True does not promise that CRIU works on this kernel.
+ * Writes to `*out` whether the runtime can checkpoint (`SupportsCheckpoint()`): true when
+ * `<runtime> checkpoint --help` exits 0 and `criu` is on `$PATH`. True does not promise
+ * that CRIU works on this kernel.
  *
  * # Safety
  * `runtime` is a live handle; `out` is a writable pointer.
@@ -1011,7 +1051,7 @@ ocirt_result ocirt_runtime_supports_checkpoint(const ocirt_runtime *runtime, boo
 
 /**
  * Writes a JSON array with the state of every container in the runtime's state directory
- * to `*out`, sorted by id; each element has the fields of `ocirt_container_state_json`.
+ * to `*out`, sorted by id. Each element has the fields of `ocirt_container_state_json`.
  * Containers deleted while the list is made are left out. The string is owned by the
  * caller; free it with `ocirt_string_free`.
  *

@@ -1,11 +1,12 @@
 //! Waiting for conmon's exit files without polling.
 //!
 //! One watcher per runtime keeps one inotify descriptor on the exit directory for the
-//! runtime's whole life (closing an inotify descriptor that has a watch costs 10-15 ms on
-//! recent kernels, so a watch per wait would be slow). A library thread reads its events and
-//! wakes the waiters for the file names that appeared, each through its own eventfd, which the
-//! waiter polls together with a pidfd of the conmon monitor (so a monitor that dies without
-//! writing an exit file does not leave the waiter blocked) and an optional cancel descriptor.
+//! runtime's whole life. Closing an inotify descriptor that has a watch took 10-15 ms in
+//! measurements on recent kernels, so a watch per wait would be slow. A library thread reads
+//! the events and wakes the waiters of the file names that appeared, each through its own
+//! eventfd. A waiter polls its eventfd together with a pidfd of the conmon monitor, so that a
+//! monitor that dies without writing an exit file does not leave the waiter blocked, and
+//! with an optional cancel descriptor.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -21,7 +22,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use crate::error::{Error, Result};
 use crate::process;
 
-/// How a wait for a file ended.
+/// Outcome of a wait for a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitOutcome {
     /// The file exists.
@@ -121,10 +122,7 @@ impl ExitWatcher {
             return Ok(());
         }
         let shared = Arc::clone(&self.shared);
-        let handle = std::thread::Builder::new()
-            .name("ocirt-exit-watch".to_string())
-            .spawn(move || run_events(&shared))
-            .map_err(|err| Error::io("cannot start the exit watcher thread", err))?;
+        let handle = crate::cancel::spawn_thread("ocirt-exit-watch", move || run_events(&shared))?;
         *thread = Some(handle);
         Ok(())
     }

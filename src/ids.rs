@@ -5,9 +5,9 @@
 
 use crate::error::{Error, Result};
 
-/// Maximum length of a container or exec session id in bytes. Podman's ids are 64 hex digits; the bound keeps socket
-/// paths built from ids (`<socket dir>/<id>/attach`) within reach of the 108-byte `sun_path`
-/// for ordinary directories.
+/// Maximum length of a container or exec session id in bytes. Podman's ids are 64 hex digits.
+/// The bound keeps socket paths built from ids (`<socket dir>/<id>/attach`) within reach of
+/// the 108-byte `sun_path` for ordinary directories.
 pub const OCIRT_MAX_ID_LEN: usize = 128;
 
 /// Checks that `id` is usable as a container or exec session id: 1 to 128 bytes of ASCII

@@ -24,7 +24,8 @@ pub enum ocirt_log_level {
     OCIRT_LOG_INFO = 3,
     /// Commands run, files written, protocol messages.
     OCIRT_LOG_DEBUG = 4,
-    /// Everything, including per-packet stream events.
+    /// The most verbose level. The library logs nothing at this level beyond what
+    /// `OCIRT_LOG_DEBUG` shows.
     OCIRT_LOG_TRACE = 5,
 }
 
@@ -109,8 +110,8 @@ impl log::Log for Forwarder {
 
 /// Installs (or, with `None`, removes) the host log callback and sets the maximum level.
 ///
-/// Returns false when another `log` logger was installed in this process first (a Rust host
-/// that set up its own logger); the library's records then go to that logger.
+/// Returns false when another `log` logger was installed in this process first, as by a Rust
+/// host that set up its own logger. The library's records then go to that logger.
 pub fn set_callback(
     level: ocirt_log_level,
     callback: ocirt_log_callback,

@@ -82,8 +82,9 @@ pub trait OciRuntime: Send + Sync {
     /// blocks until conmon reports the container's pid or the runtime's error.
     fn create_container(&self, ctr: &Container, restore: Option<&RestoreOptions>) -> Result<()>;
 
-    /// `UpdateContainerStatus`: asks the runtime for the container's state and, once the
-    /// process has exited, reads the exit code and OOM marker from conmon's files.
+    /// `UpdateContainerStatus`: reads the container's status from `runtime state`, or from
+    /// conmon's exit file when one exists. Once the process has exited, it reads the exit
+    /// code and OOM marker from conmon's files.
     fn update_container_status(&self, ctr: &Container) -> Result<()>;
 
     /// `StartContainer`: runs `runtime start`.
@@ -108,7 +109,7 @@ pub trait OciRuntime: Send + Sync {
     fn unpause_container(&self, ctr: &Container) -> Result<()>;
 
     /// `Attach` (podman 4 and later): connects to the container's attach socket and streams
-    /// its output to `sink` on library threads; with `options.start`, starts the created
+    /// its output to `sink` on library threads. With `options.start`, it starts the created
     /// container once connected.
     fn attach(
         &self,

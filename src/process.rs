@@ -118,8 +118,8 @@ pub fn start_time(pid: i32) -> Option<u64> {
         return None;
     }
     let stat = fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
-    // The command name in field 2 may hold spaces and parentheses; fields after it start at
-    // the last ')'.
+    // The command name in field 2 may contain spaces and parentheses, so the fields after it
+    // start at the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
     // `rest` starts with field 3 (state), so field 22 is at index 19.
     rest.split_whitespace().nth(19)?.parse().ok()
@@ -192,15 +192,13 @@ fn fallback_process_fd(id: ProcessId) -> Option<ProcessFd> {
     let thread_stop = Arc::clone(&stop);
     // NOTE: this path polls every 10 ms; it only runs where pidfd_open (Linux 5.3) is
     // missing, such as under valgrind 3.19.
-    std::thread::Builder::new()
-        .name("ocirt-pid-watch".to_string())
-        .spawn(move || {
-            while !thread_stop.load(Ordering::Relaxed) && alive(id) {
-                std::thread::sleep(FALLBACK_POLL);
-            }
-            drop(write);
-        })
-        .ok()?;
+    crate::cancel::spawn_thread("ocirt-pid-watch", move || {
+        while !thread_stop.load(Ordering::Relaxed) && alive(id) {
+            std::thread::sleep(FALLBACK_POLL);
+        }
+        drop(write);
+    })
+    .ok()?;
     Some(ProcessFd {
         fd: read,
         poller: Some(stop),
@@ -310,7 +308,8 @@ pub fn wait_child(child: &mut std::process::Child) -> io::Result<Option<std::pro
     }
 }
 
-/// Returns the names of signal numbers for messages ("SIGKILL" for 9), or the number.
+/// Returns the name of a signal number for messages ("SIGKILL" for 9), or "signal N" for a
+/// number without a name.
 pub fn signal_name(signal: i32) -> String {
     nix::sys::signal::Signal::try_from(signal)
         .map(|s| s.as_str().to_string())

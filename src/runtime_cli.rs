@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use crate::error::{ocirt_result, Error, Result};
 use crate::process;
 
-/// How to run the runtime binary.
+/// Runner of the runtime binary's commands: its path, global arguments and environment.
 #[derive(Clone, Debug)]
 pub struct RuntimeCli {
     path: PathBuf,
@@ -21,7 +21,7 @@ pub struct RuntimeCli {
     path_env: String,
 }
 
-/// Which error class a runtime's message belongs to, by the texts runc and crun print.
+/// Returns the result code for a runtime's error message, by the texts runc and crun print.
 pub fn classify_message(message: &str) -> ocirt_result {
     let lower = message.to_ascii_lowercase();
     if lower.contains("permission denied") || lower.contains("operation not permitted") {

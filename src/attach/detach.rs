@@ -76,7 +76,7 @@ impl DetachKeys {
 /// Finds the detach sequence in a byte stream that arrives in arbitrary pieces.
 ///
 /// Bytes that may start the sequence are held back until the sequence completes or fails to
-/// match; bytes that turn out not to be part of it are forwarded unchanged and in order.
+/// match. Bytes that turn out not to be part of it are forwarded unchanged and in order.
 #[derive(Clone, Debug)]
 pub struct DetachMatcher {
     keys: Vec<u8>,
@@ -113,7 +113,7 @@ impl DetachMatcher {
         false
     }
 
-    /// Returns the bytes held back as a possible start of the sequence and forgets them; used
+    /// Returns the bytes held back as a possible start of the sequence and clears them. Used
     /// when the input ends.
     pub fn flush(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.pending)

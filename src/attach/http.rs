@@ -6,7 +6,8 @@
 //! big-endian u32) before each payload. With a terminal the bytes go out raw. Stdin is read
 //! from the connection, after any bytes the host's HTTP parser already buffered, and passes
 //! through the detach matcher. The end of stdin half-closes the attach socket while output
-//! keeps flowing. The library owns the connection descriptor and closes it on return.
+//! keeps flowing. The library owns the connection descriptor and closes it when the session
+//! is over.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
@@ -80,12 +81,13 @@ impl HttpAttachOptions {
     }
 }
 
-/// Writes all of `data` to the connection. Sockets get MSG_NOSIGNAL; other descriptors are
-/// written from library threads, which block SIGPIPE, so a gone client yields EPIPE either way.
+/// Writes all of `data` to the connection. A client that went away yields an error rather
+/// than SIGPIPE: sockets get MSG_NOSIGNAL, and other descriptors are written with SIGPIPE
+/// blocked.
 pub fn write_all(conn: &OwnedFd, mut data: &[u8]) -> Result<()> {
     while !data.is_empty() {
         let written = match socket::send(conn.as_raw_fd(), data, MsgFlags::MSG_NOSIGNAL) {
-            Err(nix::errno::Errno::ENOTSOCK) => nix::unistd::write(conn, data),
+            Err(nix::errno::Errno::ENOTSOCK) => write_without_sigpipe(conn, data),
             other => other,
         };
         match written {
@@ -109,6 +111,38 @@ pub fn write_all(conn: &OwnedFd, mut data: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes to a descriptor that is not a socket, such as a pipe, without raising SIGPIPE.
+///
+/// This may run on the host's thread (the hijack header and failure reports), so SIGPIPE is
+/// blocked on the calling thread around the write. A SIGPIPE that the write raised is then
+/// pending on this thread, and it is consumed before the old signal mask returns.
+fn write_without_sigpipe(conn: &OwnedFd, data: &[u8]) -> nix::Result<usize> {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+
+    let mut pipe_signal = SigSet::empty();
+    pipe_signal.add(Signal::SIGPIPE);
+    let mut old_mask = SigSet::empty();
+    pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&pipe_signal),
+        Some(&mut old_mask),
+    )?;
+
+    let written = nix::unistd::write(conn, data);
+    if written == Err(nix::errno::Errno::EPIPE) && !old_mask.contains(Signal::SIGPIPE) {
+        let no_wait = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: sigtimedwait reads the signal set and the timespec, both valid for the
+        // call, and accepts a NULL siginfo pointer.
+        unsafe { libc::sigtimedwait(pipe_signal.as_ref(), std::ptr::null_mut(), &no_wait) };
+    }
+
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    written
 }
 
 /// Returns the 8-byte multiplexing header for `len` bytes of `stream`.
@@ -166,7 +200,7 @@ impl OutputSink for HttpSink {
     }
 }
 
-/// How far a call got with a hijacked connection.
+/// Progress of a call on a hijacked connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Progress {
     /// Nothing was written.

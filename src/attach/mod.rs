@@ -4,10 +4,10 @@
 //! conmon sends each chunk of output as one SEQPACKET message: a stream byte (2 stdout, 3
 //! stderr) and up to 8192 bytes of payload. It writes to every client with a blocking write,
 //! so a client that stops reading stalls the container's output and its log. A session
-//! therefore has two library threads: a reader that drains the socket into a queue bounded
-//! by `buffer_limit` bytes (it holds conmon back only past that bound, and never drops
-//! bytes), and a delivery thread that hands the queued bytes, in order, to the host's sink.
-//! A slow sink delays only its own session.
+//! therefore has two library threads. A reader drains the socket into a queue bounded by
+//! `buffer_limit` bytes: it blocks conmon only past that bound, and it never drops a byte of
+//! a stream the session delivers. A delivery thread hands the queued bytes, in order, to the
+//! host's sink. A slow sink delays only its own session.
 
 pub mod detach;
 pub mod http;
@@ -28,15 +28,15 @@ use serde::Deserialize;
 use crate::error::{ocirt_result, Error, Result};
 use detach::{DetachKeys, DetachMatcher};
 
-/// Largest stdin message conmon reads in one go; it silently drops the rest of a longer one,
-/// so `ocirt_attach_write` splits writes into messages of this size.
+/// Maximum size of a stdin message that conmon reads whole. conmon silently drops the rest of
+/// a longer message, so `ocirt_attach_write` splits writes into messages of this size.
 pub const OCIRT_STDIN_CHUNK: usize = 32 * 1024;
 
 /// Receive buffer size. conmon's packets are at most 8193 bytes (stream byte plus 8192), and
 /// a shorter read would silently lose the end of a packet.
 const PACKET_BUFFER: usize = 64 * 1024;
 
-/// Most bytes of one stream handed to the sink in one call when more are queued.
+/// Maximum bytes of one stream handed to the sink in one call when more are queued.
 const MAX_DELIVERY: usize = 1024 * 1024;
 
 /// Default `buffer_limit` of a session's output queue, in bytes.
@@ -160,8 +160,8 @@ pub trait OutputSink: Send + 'static {
     /// Takes a chunk of one stream. An error ends the session with that error.
     fn output(&mut self, stream: Stream, data: &[u8]) -> Result<()>;
 
-    /// Is called once when the session is over, after the last `output`, with the result and
-    /// the exit code (-1 when the session has none, as for a container attach).
+    /// Receives the end of the session, once, after the last `output`: the result and the
+    /// exit code (-1 when the session has none, as for a container attach).
     fn finish(&mut self, result: &Result<AttachOutcome>, exit_code: i32);
 }
 
@@ -291,8 +291,8 @@ pub enum WriteOutcome {
     Detached,
 }
 
-/// A session the host holds a handle to: an attach session, or an exec session with or
-/// without attached streams. Every method may be called from any thread.
+/// A session behind a host handle: an attach session, or an exec session with or without
+/// attached streams. Every method may be called from any thread.
 pub trait SessionHandle: Send + Sync {
     /// Writes stdin bytes (see [`AttachSession::write`]).
     fn write(&self, data: &[u8]) -> Result<WriteOutcome>;
@@ -302,6 +302,12 @@ pub trait SessionHandle: Send + Sync {
     fn detach(&self);
     /// Waits until the session is over; `None` when `timeout` passed first.
     fn wait(&self, timeout: Option<Duration>) -> Option<(Result<AttachOutcome>, i32)>;
+    /// Gives up the handle and lets the session run to its end on its own. The default
+    /// implementation drops the handle, which suits types whose drop leaves the session
+    /// running. Dropping an [`AttachSession`] stops it instead.
+    fn release(self: Box<Self>) {
+        drop(self)
+    }
 }
 
 impl SessionHandle for AttachSession {
@@ -434,8 +440,8 @@ impl AttachSession {
     }
 
     /// Ends stdin: sends any bytes held back as a possible detach sequence, then half-closes
-    /// the socket. conmon then closes the process's stdin (for every client, when the
-    /// container was created with stdin open); output keeps flowing.
+    /// the socket while output keeps flowing. For a process without a terminal, conmon then
+    /// closes its stdin for every client, unless conmon runs with `--leave-stdin-open`.
     pub fn close_stdin(&self) -> Result<()> {
         let shared = &self.shared;
         let mut input = lock(&shared.input);
@@ -564,7 +570,7 @@ impl Shared {
     }
 }
 
-/// Most bytes the reader collects without the queue's lock before it hands them over.
+/// Maximum bytes the reader collects without the queue's lock before it hands them over.
 const READ_BATCH: usize = 256 * 1024;
 
 /// How long the reader waits for more output before it hands a batch over, while output
@@ -573,7 +579,7 @@ const READ_BATCH: usize = 256 * 1024;
 /// trickles (the last batch was small) is handed over at once, with no added latency.
 const COALESCE_WAIT: Duration = Duration::from_millis(2);
 
-/// Size of the previous batch from which on the reader treats output as bulk.
+/// Minimum size of the previous batch at which the reader treats output as bulk.
 const BULK_BATCH: usize = 64 * 1024;
 
 /// Appends `data` of `stream` to `chunks`, extending the last chunk while it is of the same
@@ -717,11 +723,11 @@ fn run_reader(shared: &Shared) {
                     continue;
                 }
             };
-            let wanted = match stream {
+            let delivered = match stream {
                 Stream::Stdout => shared.config.stdout,
                 Stream::Stderr => shared.config.stderr,
             };
-            if wanted && received > 1 {
+            if delivered && received > 1 {
                 append_chunk(&mut staged, stream, &buffer[1..received]);
                 staged_bytes += received - 1;
             }

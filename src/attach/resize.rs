@@ -1,10 +1,10 @@
 //! Messages to conmon's control FIFO (`ctl`): terminal resize and log reopen; and direct
 //! terminal resize where the library may open the process's pty.
 //!
-//! conmon parses one message per write ("<type> <a> <b>\n"); a second message in the same
-//! write is ignored, so each message is one open, one write and one close. The FIFO is always
-//! opened non-blocking: a blocking open would hang forever once conmon, its only reader, has
-//! exited, while the non-blocking open fails at once with ENXIO.
+//! conmon parses one message per write ("<type> <a> <b>\n") and ignores a second message in
+//! the same write, so each message is one open, one write and one close. The FIFO is always
+//! opened non-blocking, because a blocking open would hang forever once conmon, its only
+//! reader, has exited. The non-blocking open fails at once with ENXIO instead.
 
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd};
@@ -53,7 +53,8 @@ pub fn send(ctl: &Path, message: &str, what: &str) -> Result<()> {
         match file.write(message.as_bytes()) {
             Ok(n) if n == message.len() => return Ok(()),
             Ok(n) => {
-                // A FIFO write of fewer than PIPE_BUF bytes is atomic, so this cannot happen.
+                // A non-blocking FIFO write of at most PIPE_BUF (4096) bytes writes everything
+                // or fails with EAGAIN, so this cannot happen for these short messages.
                 return Err(Error::new(
                     ocirt_result::OCIRT_ERR_IO,
                     format!("{}: short write of {} bytes to {}", what, n, ctl.display()),
@@ -151,10 +152,10 @@ fn resize_pty_of(process: ProcessId, width: u16, height: u16) -> bool {
 
 /// Sets the terminal of `process` to `width` columns and `height` rows.
 ///
-/// The size is set on the process's pty directly where this process may open it (as root),
-/// which takes effect before this returns, so input sent afterwards sees the new size.
-/// Otherwise the request goes through conmon's control FIFO at `ctl`, which conmon applies
-/// soon after, asynchronously.
+/// The size is set on the process's pty directly where this process may open it (as root).
+/// It then takes effect before this returns, so the process reads the new size when it
+/// handles input sent afterwards. Otherwise the request goes through conmon's control FIFO
+/// at `ctl`, and conmon applies it soon after, asynchronously.
 pub fn resize_terminal(
     ctl: &Path,
     process: ProcessId,

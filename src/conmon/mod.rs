@@ -26,7 +26,7 @@ use crate::process;
 pub use sync::SyncMessage;
 
 /// Size of the buffer for one sync message. conmon sends up to 8191 bytes of runtime output,
-/// escaped (up to 6 bytes per input byte), and SEQPACKET drops whatever a read does not take.
+/// escaped to up to 6 bytes per input byte, and SEQPACKET drops whatever a read does not take.
 const SYNC_BUFFER_SIZE: usize = 64 * 1024;
 
 /// Everything needed to start one conmon.
@@ -48,9 +48,11 @@ pub struct ConmonCommand {
 }
 
 /// A spawned conmon: P1 and the parent ends of its pipes.
+///
+/// Dropping it before [`ConmonProcess::wait_first_stage`] reaped P1 kills and reaps P1.
 #[derive(Debug)]
 pub struct ConmonProcess {
-    child: Child,
+    child: FirstStage,
     stderr: Option<File>,
     /// Parent end of the sync pipe.
     pub sync: OwnedFd,
@@ -145,7 +147,7 @@ pub fn spawn(command: &ConmonCommand) -> Result<ConmonProcess> {
         .map(|pipe| File::from(OwnedFd::from(pipe)));
     let pid = child.id();
     Ok(ConmonProcess {
-        child,
+        child: FirstStage(child),
         stderr,
         sync: sync_parent,
         start: start_parent,
@@ -174,7 +176,7 @@ impl ConmonProcess {
     /// Waits for P1 to exit. A non-zero status means conmon rejected its arguments; the error
     /// carries what it printed on stderr.
     pub fn wait_first_stage(&mut self) -> Result<()> {
-        let status = process::wait_child(&mut self.child)
+        let status = process::wait_child(&mut self.child.0)
             .map_err(|err| Error::io(format!("cannot wait for conmon (pid {})", self.pid), err))?;
         let stderr = self.take_stderr();
         match status {
@@ -199,8 +201,8 @@ impl ConmonProcess {
         }
     }
 
-    /// Reads what P1 wrote to stderr without blocking: P2 may still hold the pipe for a moment
-    /// before it points its stdio at /dev/null.
+    /// Reads what P1 wrote to stderr without blocking, because P2 may still hold the pipe for
+    /// a moment before it points its stdio at /dev/null.
     fn take_stderr(&mut self) -> String {
         let Some(mut file) = self.stderr.take() else {
             return String::new();
@@ -235,6 +237,28 @@ impl ConmonProcess {
     }
 }
 
+/// conmon's P1, killed and reaped on drop unless it was reaped already.
+#[derive(Debug)]
+struct FirstStage(Child);
+
+impl Drop for FirstStage {
+    /// Kills and reaps P1 when a step before `wait_first_stage` failed, so that P1 neither
+    /// stays a zombie nor goes on to run the runtime for a call that already failed.
+    fn drop(&mut self) {
+        // `try_wait` returns the status cached by an earlier wait, so a reaped P1 is left
+        // alone. `Ok(None)` means P1 is still this process's unreaped child, so its pid
+        // cannot have been reused.
+        if let Ok(None) = self.0.try_wait() {
+            let pid = self.0.id();
+            log::debug!("stopping conmon (pid {}) after a failed start", pid);
+            let _ = self.0.kill();
+            if let Err(err) = process::wait_child(&mut self.0) {
+                log::warn!("cannot reap conmon (pid {}): {}", pid, err);
+            }
+        }
+    }
+}
+
 /// Reads one message from a sync or attach pipe, waiting at most `timeout`.
 ///
 /// EOF (conmon exited without a message), a timeout and a message without an integer `data`
@@ -265,7 +289,8 @@ pub fn read_message(fd: &OwnedFd, timeout: Option<Duration>, what: &str) -> Resu
         return Err(Error::new(
             ocirt_result::OCIRT_ERR_CONMON,
             format!(
-                "conmon exited without writing its {} (no logs from conmon)",
+                "conmon exited without writing its {}; with the runtime's \"log_level\" set to \
+                 \"debug\", conmon logs its own messages to syslog",
                 what
             ),
         ));

@@ -92,7 +92,7 @@ pub struct ContainerConfig {
     pub stdin: bool,
     /// Keep the process's stdin open when attach sessions end (conmon
     /// `--leave-stdin-open`), so a detached session can attach again and go on writing. The
-    /// process then never sees the end of its input.
+    /// process then never reads the end of its input.
     #[serde(default)]
     pub leave_stdin_open: bool,
     /// `k8s-file` (default), `json-file` (written as k8s-file, as podman does), `journald`
@@ -206,6 +206,7 @@ impl ContainerConfig {
             }
             _ => {}
         }
+
         for (field, value) in [
             ("bundle", &self.bundle),
             ("rootfs", &self.rootfs),
@@ -221,6 +222,7 @@ impl ContainerConfig {
                 }
             }
         }
+
         let driver = self.log_driver()?;
         if let Some(path) = &self.log_path {
             if driver == LogDriver::K8sFile && path.to_string_lossy().contains(':') {
@@ -238,6 +240,7 @@ impl ContainerConfig {
                 )));
             }
         }
+
         self.stop_signal()?;
         if let Some(program) = self.exit_command.first() {
             if !program.starts_with('/') {

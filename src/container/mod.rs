@@ -36,7 +36,7 @@ use crate::state::{self, Durability, FileLock};
 pub use config::ContainerConfig;
 pub use status::{ContainerState, Status};
 
-/// What `container.json` holds: the config and the facts taken from the spec once.
+/// Content of `container.json`: the config and the facts read once from the spec.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct StoredContainer {
     config: ContainerConfig,

@@ -11,10 +11,11 @@
 //! | `exit/<container id>` | conmon | the exit code |
 //! | `oci-log` | runtime | JSON runtime errors |
 //!
-//! The start follows conmon's exec handshake: the first start byte makes conmon fork its
-//! monitor, which reports on the attach pipe once its socket exists; the library connects,
-//! then the second start byte makes conmon run `runtime exec`. The sync pipe then carries the
-//! command's pid (or the runtime's error) and, when the command exits, its exit code.
+//! The start follows conmon's exec handshake. The first start byte makes conmon fork its
+//! monitor, which reports on the attach pipe once its socket exists. The library connects to
+//! that socket, and then the second start byte makes conmon run `runtime exec`. The sync pipe
+//! then carries the command's pid (or the runtime's error) and, when the command exits, its
+//! exit code.
 
 pub mod options;
 pub mod process_spec;
@@ -81,7 +82,8 @@ pub fn conmon_uuid(container_id: &str, session_id: &str) -> String {
     format!("{}@{:016x}", container_id, hash)
 }
 
-/// Returns `CAP_`-prefixed, upper-case capability name.
+/// Returns the capability name in upper case with the `CAP_` prefix (`net_admin` becomes
+/// `CAP_NET_ADMIN`).
 pub fn normalize_capability(name: &str) -> String {
     let upper = name.to_ascii_uppercase();
     if upper.starts_with("CAP_") {
@@ -137,7 +139,7 @@ impl ExecRecord {
 pub struct ExecPaths {
     /// The session's directory (conmon's bundle).
     pub dir: PathBuf,
-    /// Where conmon writes the exit file (a file named after the container id inside it).
+    /// Directory in which conmon writes the exit file, named after the container id.
     pub exit_dir: PathBuf,
     /// The exit file.
     pub exit_file: PathBuf,
@@ -233,7 +235,7 @@ fn read_exit_file(paths: &ExecPaths) -> Result<Option<i32>> {
             Error::new(
                 ocirt_result::OCIRT_ERR_CONMON,
                 format!(
-                    "exit file {} holds {:?}, not an exit code",
+                    "exit file {} contains {:?}, which is not an exit code",
                     paths.exit_file.display(),
                     text
                 ),
@@ -265,8 +267,8 @@ fn exit_code_after_exit(paths: &ExecPaths, record: &ExecRecord, grace: Duration)
     }))
 }
 
-/// Reads the exit code conmon sends on the sync pipe when the command exits; falls back to
-/// the exit file when conmon went away without sending it.
+/// Reads the exit code that conmon sends on the sync pipe when the command exits. Falls back
+/// to the exit file when conmon went away without sending it.
 fn exit_code_from_sync(sync: &OwnedFd, paths: &ExecPaths, record: &ExecRecord) -> i32 {
     match conmon::read_message(sync, None, "exit message") {
         Ok(message) if message.data >= 0 => message.data as i32,
@@ -290,7 +292,7 @@ fn exit_code_from_sync(sync: &OwnedFd, paths: &ExecPaths, record: &ExecRecord) -
     }
 }
 
-/// How the host follows a session's streams.
+/// Destination of a session's streams.
 pub enum Streams {
     /// No streams: the session runs detached.
     Detached,
@@ -349,6 +351,8 @@ fn create_session_dir(ctr: &Container, id: &str, paths: &ExecPaths) -> Result<()
         .map_err(|err| Error::io(format!("cannot create {}", paths.exit_dir.display()), err))
 }
 
+/// Builds the conmon command of session `id`: conmon runs `runtime exec` with the session's
+/// `process.json` and serves the session's attach socket from its directory.
 fn exec_command(
     runtime: &ConmonRuntime,
     ctr: &Container,
@@ -360,6 +364,7 @@ fn exec_command(
     let pidfile = paths.file("exec_pid");
     let oci_log = paths.file("oci-log");
     let cuuid = conmon_uuid(ctr.id(), id);
+
     let target = conmon_args::Target {
         cuuid: &cuuid,
         bundle: &paths.dir,
@@ -369,6 +374,8 @@ fn exec_command(
         oci_log: &oci_log,
     };
     let mut args = conmon_args::shared(runtime, ctr, &target);
+
+    // Options that conmon passes on to `runtime exec`.
     if options.preserve_fds > 0 {
         args.push(&[
             "--runtime-opt",
@@ -385,6 +392,8 @@ fn exec_command(
             &normalize_capability(cap),
         ]);
     }
+
+    // conmon's own options for the session.
     if options.terminal {
         args.push(&["-t"]);
     }
@@ -395,6 +404,7 @@ fn exec_command(
     args.push(&["-e", "--exec-attach"]);
     args.push_path("--exec-process-spec", &paths.file("process.json"));
     conmon_args::exit_command(&mut args, &options.exit_command, options.exit_command_delay);
+
     ConmonCommand {
         binary: runtime.conmon_path().to_path_buf(),
         args: args.0,
@@ -709,16 +719,24 @@ impl SessionHandle for DetachedExec {
     fn detach(&self) {}
 
     fn wait(&self, timeout: Option<Duration>) -> Option<(Result<AttachOutcome>, i32)> {
-        let mut result = self.result.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(code) = *result {
+        if let Some(code) = *self.result.lock().unwrap_or_else(|p| p.into_inner()) {
             return Some((Ok(AttachOutcome::Ended), code));
         }
+
+        // Block without the lock, so that a concurrent wait with a shorter timeout still
+        // returns on time.
         match process::wait_readable(&[self.sync.as_fd()], timeout) {
             Ok(Some(_)) => {}
             Ok(None) => return None,
             Err(err) => {
                 return Some((Err(Error::io("cannot wait for the exec session", err)), -1));
             }
+        }
+
+        // The first waiter to take the lock reads the exit message; the others find its result.
+        let mut result = self.result.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(code) = *result {
+            return Some((Ok(AttachOutcome::Ended), code));
         }
         let code = exit_code_from_sync(&self.sync, &self.paths, &self.record);
         record_exit(&self.paths, code);
@@ -731,6 +749,7 @@ impl SessionHandle for DetachedExec {
 struct HttpExec {
     session: Arc<AttachSession>,
     outcome: Arc<(Mutex<Option<Result<AttachOutcome>>>, Condvar)>,
+    /// The streaming thread; `None` once [`SessionHandle::release`] let it run on alone.
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -775,6 +794,12 @@ impl SessionHandle for HttpExec {
         self.session.detach();
     }
 
+    fn release(self: Box<Self>) {
+        // The thread owns the session and the connection, so it streams to the end and
+        // closes the connection without this handle. Dropping its `JoinHandle` detaches it.
+        drop(self.thread.lock().unwrap_or_else(|p| p.into_inner()).take());
+    }
+
     fn wait(&self, timeout: Option<Duration>) -> Option<(Result<AttachOutcome>, i32)> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let (slot, ready) = &*self.outcome;
@@ -803,15 +828,17 @@ impl SessionHandle for HttpExec {
 
 impl Drop for HttpExec {
     fn drop(&mut self) {
+        let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            // Released: the thread streams on alone.
+            return;
+        };
         if !self.session.is_finished() {
             self.session.abort(Error::new(
                 ocirt_result::OCIRT_ERR_CANCELLED,
                 "the exec session's handle was closed",
             ));
         }
-        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = thread.join();
-        }
+        let _ = thread.join();
     }
 }
 
@@ -957,4 +984,74 @@ pub fn session_ids(ctr: &Container) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detached_session(sync: OwnedFd, dir: &std::path::Path) -> DetachedExec {
+        let paths = ExecPaths {
+            dir: dir.to_path_buf(),
+            exit_dir: dir.join("exit"),
+            exit_file: dir.join("exit").join("c1"),
+        };
+        let record = ExecRecord {
+            id: "s1".to_string(),
+            pid: 0,
+            pid_start_time: None,
+            conmon_pid: 0,
+            conmon_start_time: None,
+            terminal: false,
+            started_at: state::now(),
+            exit_code: None,
+        };
+        DetachedExec::new(sync, paths, record)
+    }
+
+    #[test]
+    fn detached_wait_timeout_holds_beside_endless_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, conmon_end) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let session = Arc::new(detached_session(ours, dir.path()));
+
+        let endless = {
+            let session = Arc::clone(&session);
+            std::thread::spawn(move || session.wait(None))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        {
+            let session = Arc::clone(&session);
+            std::thread::spawn(move || {
+                let _ = sender.send(session.wait(Some(Duration::from_millis(50))).is_none());
+            });
+        }
+        let timed = receiver.recv_timeout(Duration::from_secs(5));
+
+        // The exit message ends the endless wait, and a timed wait stuck behind it too.
+        nix::sys::socket::send(
+            std::os::fd::AsRawFd::as_raw_fd(&conmon_end),
+            b"{\"data\": 3}\n",
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        assert_eq!(
+            timed,
+            Ok(true),
+            "a timed wait must time out while another thread waits without a timeout"
+        );
+        let (result, code) = endless.join().unwrap().unwrap();
+        assert_eq!(result.unwrap(), AttachOutcome::Ended);
+        assert_eq!(code, 3);
+        let (result, code) = session.wait(Some(Duration::ZERO)).unwrap();
+        assert_eq!(result.unwrap(), AttachOutcome::Ended);
+        assert_eq!(code, 3);
+    }
 }

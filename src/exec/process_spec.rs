@@ -44,7 +44,8 @@ pub fn build(ctr: &Container, options: &ExecOptions) -> Result<Process> {
         ),
         None => None,
     };
-    // runc sizes the terminal before it runs the command, so the first output already sees it.
+    // runc sizes the terminal before it runs the command, so the command's first output
+    // already uses this size.
     process.set_console_size(console_size);
     if let Some(cwd) = &options.cwd {
         process.set_cwd(cwd.into());

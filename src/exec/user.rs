@@ -45,7 +45,7 @@ struct GroupEntry {
     members: Vec<String>,
 }
 
-/// Where the container's account files come from.
+/// Locations of the container's account files.
 #[derive(Clone, Debug)]
 pub struct AccountFiles {
     rootfs: PathBuf,
@@ -231,6 +231,7 @@ fn read_in_root(root: &Path, relative: &str) -> std::io::Result<String> {
     let root_dir = File::open(root)?;
     let c_path =
         CString::new(relative).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+
     // SAFETY: open_how is a plain struct for which all-zero bytes are valid.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
@@ -253,13 +254,16 @@ fn read_in_root(root: &Path, relative: &str) -> std::io::Result<String> {
         if err.raw_os_error() != Some(libc::ENOSYS) {
             return Err(err);
         }
-        // Kernels before 5.6: refuse symbolic links in the last component at least.
+        // Kernels before 5.6 lack openat2. O_NOFOLLOW rejects a symbolic link in the last
+        // component. NOTE: a link in an earlier component (such as `etc`) is still followed,
+        // so on these kernels an image can make the library read a host file.
         let path = root.join(relative);
         std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&path)?
     };
+
     let mut text = String::new();
     (&file).read_to_string(&mut text)?;
     Ok(text)

@@ -36,10 +36,10 @@ pub type ocirt_userdata_free_callback = Option<unsafe extern "C" fn(userdata: *m
 ///
 /// The callbacks run on a library thread, one at a time per session and in the order the
 /// bytes arrived. They never overlap for one session, but they may run concurrently with the
-/// host's own threads. `on_stdout` and `on_stderr` receive the streams (a NULL callback discards its
-/// stream). `on_done` runs once, after the last output. `userdata_free` runs exactly once,
-/// after `on_done`, if and only if the call that took the callbacks returned `OCIRT_OK`.
-/// A callback must not free the session's handle.
+/// host's own threads. `on_stdout` and `on_stderr` receive the streams, and a NULL callback
+/// discards its stream. `on_done` runs once, after the last output. `userdata_free` runs
+/// exactly once, after `on_done`, if and only if the call that took the callbacks returned
+/// `OCIRT_OK`. A callback must not free the session's handle.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct ocirt_attach_callbacks {
@@ -49,7 +49,7 @@ pub struct ocirt_attach_callbacks {
     pub on_stdout: ocirt_stream_callback,
     /// Standard error.
     pub on_stderr: ocirt_stream_callback,
-    /// The session is over.
+    /// Receives the end of the session.
     pub on_done: ocirt_done_callback,
     /// Frees `userdata`.
     pub userdata_free: ocirt_userdata_free_callback,
@@ -159,14 +159,19 @@ pub(crate) unsafe fn read_callbacks(
 /// streams stdout and stderr to `callbacks` on a library thread, and writes `*out`, a handle
 /// owned by the caller (free it with `ocirt_attach_free`).
 ///
-/// `options_json` is NULL for the defaults or an object with `stdout` and `stderr` (default
-/// true), `stdin` (default false; the container needs a terminal or `"stdin": true`),
-/// `detach_keys` (default `"ctrl-p,ctrl-q"`; `""` disables detaching), `start` (start the
-/// created container once connected, so no output is lost), `width` and `height` (initial
-/// terminal size) and `buffer_limit` (bytes buffered while callbacks lag, default 8 MiB;
-/// past it the library stops reading from conmon, which pauses the container's output).
+/// `options_json` is NULL for the defaults, or an object with these fields:
+/// - `stdout`, `stderr` (default true): deliver that stream.
+/// - `stdin` (default false): accept `ocirt_attach_write`. The container needs a terminal
+///   or `"stdin": true` in its config.
+/// - `detach_keys` (default `"ctrl-p,ctrl-q"`): the detach sequence; `""` disables it.
+/// - `start` (default false): start the created container once connected, so no output is
+///   lost.
+/// - `width`, `height`: the initial terminal size, both or neither.
+/// - `buffer_limit` (bytes, default 8 MiB): output buffered while the callbacks lag. Past it
+///   the library stops reading from conmon, which pauses the container's output.
+///
 /// Invalid detach keys are rejected before anything connects. Several sessions may attach to
-/// one container; each receives all output produced while it is connected.
+/// one container, and each receives all output produced while it is connected.
 ///
 /// # Safety
 /// `container` is a live handle; `options_json` is NULL or a NUL-terminated string;
@@ -200,7 +205,11 @@ pub unsafe extern "C" fn ocirt_container_attach(
 /// bytes. The detach sequence is matched across calls: when it completes, the bytes before
 /// it are sent, the session detaches, and the call returns `OCIRT_DETACHED`. Bytes that may
 /// start the sequence are held back until the next call shows whether it completes.
-/// `OCIRT_ERR_CONTAINER_STATE_INVALID` when the session has no stdin or stdin was closed.
+///
+/// Fails with `OCIRT_ERR_CONTAINER_STATE_INVALID` when the session has no stdin, detached or
+/// had its stdin closed, and with `OCIRT_ERR_CONTAINER_STOPPED` once the session has ended.
+/// An exec session without callbacks, or streamed over HTTP, has no stdin here and fails with
+/// `OCIRT_ERR_EXEC_STATE_INVALID`.
 ///
 /// # Safety
 /// `attach` is a live handle; `data` points to `len` readable bytes (it may be NULL when
@@ -223,7 +232,8 @@ pub unsafe extern "C" fn ocirt_attach_write(
             WriteOutcome::Written => Ok(()),
             WriteOutcome::Detached => Err(Error::new(
                 ocirt_result::OCIRT_DETACHED,
-                "the detach keys were typed; the session detached and the container keeps running",
+                "the detach keys were typed, so the session detached; the container keeps \
+                 running",
             )),
         }
     })
@@ -249,7 +259,7 @@ pub unsafe extern "C" fn ocirt_attach_close_stdin(attach: *const ocirt_attach) -
 /// ends with `OCIRT_ATTACH_DETACHED`. The process keeps running and can be attached again.
 /// For a session with stdin on a container without a terminal, conmon closes the process's
 /// stdin on the disconnect (as it does for podman), unless the container has
-/// `leave_stdin_open`; a process that reads stdin then sees end of file.
+/// `leave_stdin_open`. A process that reads stdin then reads end of file.
 ///
 /// # Safety
 /// `attach` is a live handle.
@@ -265,13 +275,13 @@ pub unsafe extern "C" fn ocirt_attach_detach(attach: *const ocirt_attach) -> oci
 /// Waits until the session is over, at most `timeout_ms` milliseconds (< 0 waits forever).
 ///
 /// Returns `OCIRT_OK` and writes `*outcome` (`OCIRT_ATTACH_ENDED` or
-/// `OCIRT_ATTACH_DETACHED`) and `*exit_code` (an exec session's exit code; -1 for a
+/// `OCIRT_ATTACH_DETACHED`) and `*exit_code` (an exec session's exit code, -1 for a
 /// container attach) when the session ended without error. Returns the session's error
 /// (such as `OCIRT_ERR_CALLBACK_ABORTED` or `OCIRT_ERR_IO`, with its message) when it
-/// failed, and `OCIRT_ERR_TIMED_OUT` when it is still going; outputs are then untouched.
-/// May be called again after it returned. Called from inside one of the session's own
-/// callbacks it fails with `OCIRT_ERR_INVALID_ARGUMENT` instead of waiting forever, because
-/// the session ends only after its callbacks return.
+/// failed, and `OCIRT_ERR_TIMED_OUT` when it is still going. The outputs are untouched in
+/// both cases. May be called again after it returned. Called from inside one of the
+/// session's own callbacks, it fails with `OCIRT_ERR_INVALID_ARGUMENT` instead of waiting
+/// forever, because the session ends only after its callbacks return.
 ///
 /// # Safety
 /// `attach` is a live handle; `outcome` and `exit_code` are writable.
@@ -290,7 +300,11 @@ pub unsafe extern "C" fn ocirt_attach_wait(
         let Some((result, code)) = attach.session.wait(timeout) else {
             return Err(Error::new(
                 ocirt_result::OCIRT_ERR_TIMED_OUT,
-                format!("the attach session is still going after {} ms", timeout_ms),
+                format!(
+                    "the attach session is still running after {} ms; call ocirt_attach_wait \
+                     again or detach it",
+                    timeout_ms
+                ),
             ));
         };
         let value = match result? {
@@ -303,9 +317,10 @@ pub unsafe extern "C" fn ocirt_attach_wait(
     })
 }
 
-/// Frees a session handle. A session still going is stopped first (its `on_done` receives
-/// `OCIRT_ERR_CANCELLED`); the call returns after the session's callbacks have finished, so
-/// the host may free their userdata afterwards. The container keeps running. NULL is ignored.
+/// Frees a session handle. A session that is still running is stopped first, and its
+/// `on_done` receives `OCIRT_ERR_CANCELLED`. The call returns after the session's callbacks
+/// have finished, so the host may free their userdata afterwards. The container keeps
+/// running. NULL is ignored.
 ///
 /// # Safety
 /// `attach` is NULL or a live handle not used by any other thread during or after the call,
@@ -321,12 +336,14 @@ pub unsafe extern "C" fn ocirt_attach_free(attach: *mut ocirt_attach) {
 }
 
 /// Sets the terminal size of a terminal container (`AttachResize`): `width` columns,
-/// `height` rows, each at least 1. As root the library sets the size on the container's
-/// terminal itself, so it is in effect when the call returns; otherwise it goes through
-/// conmon's control FIFO, which conmon applies soon after. Works from the moment the
+/// `height` rows, each at least 1.
+///
+/// Where the library may open the container's terminal (as root), it sets the size there
+/// itself, so the size is in effect when the call returns. Otherwise the request goes
+/// through conmon's control FIFO, and conmon applies it soon after. Works from the moment the
 /// container is created, so a size set before start is the first size the process gets.
-/// `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal, or one that is not
-/// created, running or paused.
+/// Fails with `OCIRT_ERR_CONTAINER_STATE_INVALID` for a container without a terminal, or one
+/// that is not created, running or paused.
 ///
 /// # Safety
 /// `container` is a live handle.
@@ -348,15 +365,17 @@ pub unsafe extern "C" fn ocirt_container_resize(
 /// `cancel` fires.
 ///
 /// The library owns `conn_fd` from the call on and closes it before returning, whatever the
-/// result. Output without a terminal is framed: an 8-byte header (stream 1 stdout or 2
-/// stderr, three zero bytes, the length as a big-endian u32) before each payload; with a
-/// terminal it is raw. Stdin is read from the connection after the `buffered_len` bytes at
-/// `buffered` (what the HTTP parser read past the request headers); its end half-closes the
-/// container's stdin while output goes on. `options_json` is NULL or an object with `stdin`,
-/// `stdout`, `stderr` (each default true, at least one true), `detach_keys`,
-/// `hijack_header` (write podman's `HTTP/1.1 101 UPGRADED` response first, default false),
-/// `start` and `buffer_limit`. A failure after streaming began is also written to the
-/// connection as `Error: <message>`. A client that went away never raises SIGPIPE.
+/// result. Output without a terminal is framed: each payload follows an 8-byte header
+/// (stream 1 stdout or 2 stderr, three zero bytes, the length as a big-endian u32). With a
+/// terminal the output is raw. Stdin is read from the connection after the `buffered_len`
+/// bytes at `buffered`, which the host's HTTP parser read past the request headers. The end
+/// of stdin half-closes the container's stdin while output goes on.
+///
+/// `options_json` is NULL or an object with `stdin`, `stdout`, `stderr` (each default true,
+/// at least one true), `detach_keys`, `hijack_header` (write podman's
+/// `HTTP/1.1 101 UPGRADED` response first, default false), `start` and `buffer_limit`. A
+/// failure after streaming began is also written to the connection as `Error: <message>`.
+/// A client that went away never raises SIGPIPE.
 ///
 /// Returns `OCIRT_OK` when the streams ended, `OCIRT_DETACHED` on detach and
 /// `OCIRT_ERR_CANCELLED` when `cancel` fired.
@@ -376,12 +395,12 @@ pub unsafe extern "C" fn ocirt_container_http_attach(
     guard(|| {
         if conn_fd < 0 || libc::fcntl(conn_fd, libc::F_GETFD) < 0 {
             return Err(Error::invalid(format!(
-                "conn_fd {} is not an open descriptor",
+                "conn_fd {} is not an open descriptor; pass the connection's descriptor",
                 conn_fd
             )));
         }
-        // SAFETY: the caller hands the open descriptor over; it is closed exactly once, when
-        // `conn` and its clones drop.
+        // SAFETY: the caller hands the open descriptor over. `OwnedFd` closes it exactly once,
+        // when the last `Arc` that shares `conn` drops.
         let conn = OwnedFd::from_raw_fd(conn_fd);
         let container = handle_ref(container, "container")?;
         let options = HttpAttachOptions::from_json(opt_str_arg(options_json, "options_json")?)?;
@@ -401,7 +420,8 @@ pub unsafe extern "C" fn ocirt_container_http_attach(
             AttachOutcome::Ended => Ok(()),
             AttachOutcome::Detached => Err(Error::new(
                 ocirt_result::OCIRT_DETACHED,
-                "the client typed the detach keys; the container keeps running",
+                "the client typed the detach keys, so the session detached; the container keeps \
+                 running",
             )),
         }
     })

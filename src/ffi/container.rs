@@ -16,9 +16,9 @@ use crate::oci_runtime::{CheckpointOptions, OciRuntime, RestoreOptions};
 /// itself lives on disk, so several handles (in one or many processes) can refer to the same
 /// container.
 ///
-/// Thread-safe: any function may use one handle from many threads at once; operations on one
-/// container are serialized by a lock file. Freeing the handle never stops the container:
-/// conmon keeps supervising it, and `ocirt_container_open` finds it again.
+/// Thread-safe: any function may use one handle from many threads at once, and a lock file
+/// serializes the operations on one container. Freeing the handle never stops the container,
+/// because conmon keeps supervising it, and `ocirt_container_open` finds it again.
 pub struct ocirt_container {
     pub(crate) inner: Arc<Container>,
     id: CString,
@@ -49,16 +49,17 @@ fn into_handle(container: Arc<Container>, out: *mut *mut ocirt_container) -> Res
 ///   is relative to the bundle. Or `spec` (object): an inline OCI spec, with `rootfs`
 ///   (absolute path) when its `root.path` is not absolute. `rootfs` also overrides a
 ///   bundle's root. The spec is copied into the container's state directory with absolute
-///   paths, so one bundle can serve many containers; `process.terminal` decides whether the
+///   paths, so one bundle can serve many containers. `process.terminal` decides whether the
 ///   container has a terminal.
 /// - `stdin` (bool, default false): keep the container's stdin open for attach (`-i`). Without
 ///   a terminal, conmon closes the process's stdin when any attach session with stdin ends,
-///   detach included; `leave_stdin_open` (bool) keeps it open instead, so a later session can
-///   go on writing (the process then never sees the end of its input).
-/// - `log_driver` (`"k8s-file"`, the default, `"json-file"` (written as k8s-file),
-///   `"journald"` or `"none"`); `log_path` (absolute path without `:`, default `ctr.log` in
-///   the state directory); `log_size_max` (bytes, negative for unlimited, default the
-///   runtime's); `log_tag` (journald only).
+///   detach included. `leave_stdin_open` (bool) keeps it open instead, so a later session
+///   can go on writing, and the process then never reads the end of its input.
+/// - `log_driver`: `"k8s-file"` (the default), `"json-file"` (written as k8s-file),
+///   `"journald"` or `"none"`.
+/// - `log_path` (absolute path without `:`, default `ctr.log` in the state directory),
+///   `log_size_max` (bytes, negative for unlimited, default the runtime's) and `log_tag`
+///   (journald only).
 /// - `stop_signal` (number or name such as `"SIGINT"`, default SIGTERM): sent first by stop.
 /// - `exit_command` (array: an absolute program path, then arguments): run by conmon after
 ///   the container exits; `exit_command_delay` (seconds) before it runs.
@@ -143,15 +144,21 @@ pub unsafe extern "C" fn ocirt_container_id(
     })
 }
 
-/// Writes the container's state as a JSON object to `*out` (owned by the caller, freed with
-/// `ocirt_string_free`): `id`, `name`, `status` (`configured`, `created`, `running`,
-/// `paused`, `stopped`, `exited`), `pid`, `conmon_pid`, `exit_code` (null until the
-/// process exited), `oom_killed`, `created_at`, `started_at`, `finished_at` (RFC 3339 UTC),
-/// `restored`, `checkpointed`, `terminal`, `stdin`, `state_dir` (the container's directory,
-/// which is the bundle conmon and the runtime use), `bundle` (the bundle the config named,
-/// or null for an inline spec), `rootfs`, `log_driver`, `log_path`, `exit_file`,
-/// `attach_socket` and `runtime`. It reports the stored state; call `ocirt_container_update_status` first to
-/// refresh it from the runtime.
+/// Writes the container's state as a JSON object to `*out`, owned by the caller and freed
+/// with `ocirt_string_free`.
+///
+/// The fields are:
+/// - `id`, `name`, `runtime`.
+/// - `status`: `configured`, `created`, `running`, `paused`, `stopped` or `exited`.
+/// - `pid`, `conmon_pid`, `exit_code` (null until the process exited), `oom_killed`.
+/// - `created_at`, `started_at`, `finished_at`: RFC 3339 times in UTC.
+/// - `restored`, `checkpointed`, `terminal`, `stdin`.
+/// - `state_dir`: the container's directory, which is the bundle conmon and the runtime use.
+/// - `bundle`: the bundle the config named, or null for an inline spec.
+/// - `rootfs`, `log_driver`, `log_path`, `exit_file`, `attach_socket`.
+///
+/// The JSON is the stored state; call `ocirt_container_update_status` first to refresh it
+/// from the runtime.
 ///
 /// # Safety
 /// `container` is a live handle; `out` is writable.
@@ -171,13 +178,15 @@ pub unsafe extern "C" fn ocirt_container_state_json(
 
 /// Creates the container in the runtime (`CreateContainer`): spawns conmon, which runs
 /// `runtime create`, and blocks until conmon reports the container's pid or the runtime's
-/// error. The container is then `created`; `ocirt_container_start` runs its process.
+/// error. The container is then `created`, and `ocirt_container_start` runs its process.
 ///
-/// `restore_json` is NULL for a plain create, or restore options (`{"tcp_established": bool,
-/// "keep": bool}`) to restore the container from its checkpoint instead; a restored container
-/// is `running` at once. Runtime errors come back as `OCIRT_ERR_RUNTIME_NOT_FOUND`,
-/// `OCIRT_ERR_RUNTIME_PERMISSION_DENIED` or `OCIRT_ERR_OCI_RUNTIME` with the runtime's own
-/// message; after a failure the runtime's leftovers are deleted.
+/// `restore_json` is NULL for a plain create. Restore options (`{"tcp_established": bool,
+/// "keep": bool}`) restore the container from its checkpoint instead, and a restored
+/// container is `running` at once. Runtime errors come back as
+/// `OCIRT_ERR_RUNTIME_NOT_FOUND`, `OCIRT_ERR_RUNTIME_PERMISSION_DENIED` or
+/// `OCIRT_ERR_OCI_RUNTIME` with the runtime's own message. After a failure the runtime's
+/// leftovers are deleted, unless the runtime's container with this id belongs to someone
+/// else (`OCIRT_ERR_CONTAINER_EXISTS`).
 ///
 /// # Safety
 /// `container` is a live handle; `restore_json` is NULL or a NUL-terminated string.
@@ -215,8 +224,8 @@ pub unsafe extern "C" fn ocirt_container_start(container: *const ocirt_container
 }
 
 /// Refreshes the stored state from the runtime (`UpdateContainerStatus`). Once the process
-/// has exited, the exit code and OOM flag come from conmon's files, waiting up to 5 s for the
-/// exit file; a container the runtime no longer knows becomes `exited`.
+/// has exited, the exit code and OOM flag come from conmon's files, and the call waits up to
+/// 5 s for the exit file. A container that the runtime no longer lists becomes `exited`.
 ///
 /// # Safety
 /// `container` is a live handle.
@@ -232,9 +241,10 @@ pub unsafe extern "C" fn ocirt_container_update_status(
 }
 
 /// Sends `signal` (1 to SIGRTMAX) to the container's init process, or with `all` to every
-/// process in the container (`KillContainer`). A container that is not running gives
-/// `OCIRT_ERR_CONTAINER_STATE_INVALID`; with `all`, a stopped container whose other processes
-/// live on is still signalled.
+/// process in the container (`KillContainer`). A container that is not created, running or
+/// paused, or whose init process has exited, gives `OCIRT_ERR_CONTAINER_STATE_INVALID`. The
+/// exception is `all` on a stopped container, whose other processes may live on and are
+/// still signalled.
 ///
 /// # Safety
 /// `container` is a live handle.
@@ -253,9 +263,10 @@ pub unsafe extern "C" fn ocirt_container_kill(
 
 /// Stops the container (`StopContainer`): sends its stop signal (config `stop_signal`,
 /// default SIGTERM), waits up to `timeout_s` seconds for the process to exit, then sends
-/// SIGKILL; `timeout_s` 0 sends SIGKILL at once. Returns as soon as the process is gone (it
-/// waits on a pidfd, not a timer) with the exit recorded. Stopping a stopped container
-/// succeeds.
+/// SIGKILL. `timeout_s` 0 sends SIGKILL at once. Returns as soon as the process is gone,
+/// with the exit recorded, because it waits on a pidfd rather than a timer. Stopping a
+/// stopped or exited container succeeds, and stopping a configured one fails with
+/// `OCIRT_ERR_CONTAINER_STATE_INVALID`.
 ///
 /// # Safety
 /// `container` is a live handle.
@@ -272,10 +283,10 @@ pub unsafe extern "C" fn ocirt_container_stop(
     })
 }
 
-/// Deletes the container (`DeleteContainer`): `runtime delete --force` (which kills a running
-/// process) and removal of its state directory, exit file and socket link. The handle stays
-/// allocated; every later call on it fails with `OCIRT_ERR_NO_SUCH_CONTAINER`. Free it with
-/// `ocirt_container_free`.
+/// Deletes the container (`DeleteContainer`): runs `runtime delete --force`, which kills a
+/// running process, and removes its state directory, exit file and socket links. The handle
+/// stays allocated, and every later call on it except `ocirt_container_id` fails with
+/// `OCIRT_ERR_NO_SUCH_CONTAINER`. Free it with `ocirt_container_free`.
 ///
 /// # Safety
 /// `container` is a live handle.
@@ -320,10 +331,11 @@ pub unsafe extern "C" fn ocirt_container_unpause(
 /// 0-255, 128+N after signal N, -1 when conmon could not record it. Returns at once for a
 /// container that already exited.
 ///
-/// `timeout_ms` < 0 waits forever; otherwise `OCIRT_ERR_TIMED_OUT` after that many
-/// milliseconds. `cancel`, when not NULL, ends the wait with `OCIRT_ERR_CANCELLED` once
-/// triggered. The wait uses inotify and pidfds, never a timer loop, and holds no lock, so
-/// other threads and processes can operate on the container meanwhile.
+/// `timeout_ms` < 0 waits forever. Otherwise the call fails with `OCIRT_ERR_TIMED_OUT` after
+/// that many milliseconds. `cancel`, when not NULL, ends the wait with `OCIRT_ERR_CANCELLED`
+/// once triggered. The wait uses inotify and pidfds rather than a timer loop, except on
+/// kernels without `pidfd_open` (before 5.3), where a process's exit is checked every 10 ms.
+/// It holds no lock, so other threads and processes can operate on the container meanwhile.
 ///
 /// # Safety
 /// `container` is a live handle; `cancel` is NULL or a live token; `exit_code` is writable.
@@ -374,11 +386,13 @@ pub unsafe extern "C" fn ocirt_container_exit_file_path(
     })
 }
 
-/// Writes the path of the container's attach socket (`AttachSocketPath()`,
-/// `<socket dir>/<id>/attach`, reaching `<state dir>/<id>/attach` through conmon's link) to
-/// `*out`, in full even when it is longer than the 107 bytes a `sockaddr_un` holds; connect
-/// through `open(O_PATH)` and `/proc/self/fd/N` in that case. Owned by the caller; free it
-/// with `ocirt_string_free`.
+/// Writes the path of the container's attach socket (`AttachSocketPath()`) to `*out`, owned
+/// by the caller and freed with `ocirt_string_free`.
+///
+/// The path is `<socket dir>/<id>/attach`, which reaches `<state dir>/<id>/attach` through
+/// conmon's link. It is written in full even when it is longer than the 107 bytes that fit
+/// in `sockaddr_un.sun_path`. In that case, open it with `O_PATH` and connect to
+/// `/proc/self/fd/N`.
 ///
 /// # Safety
 /// `container` is a live handle; `out` is writable.
@@ -404,9 +418,10 @@ pub unsafe extern "C" fn ocirt_container_attach_socket_path(
 /// into `<state dir>/<id>/checkpoint`. `options_json` is NULL for the defaults or
 /// `{"leave_running": bool, "tcp_established": bool, "keep": bool}`. Without
 /// `leave_running` the container is `stopped` afterwards and can be restored with
-/// `ocirt_container_create`. `OCIRT_ERR_NOT_SUPPORTED` when the runtime cannot checkpoint;
-/// a CRIU failure is an `OCIRT_ERR_OCI_RUNTIME` naming CRIU's log file, and the container
-/// keeps running.
+/// `ocirt_container_create`. Fails with `OCIRT_ERR_NOT_SUPPORTED` when the runtime cannot
+/// checkpoint. A CRIU failure returns the runtime's error, usually `OCIRT_ERR_OCI_RUNTIME`,
+/// plus CRIU's reason and the path of its dump log when that log names an error, and the
+/// container keeps running.
 ///
 /// # Safety
 /// `container` is a live handle; `options_json` is NULL or a NUL-terminated string.

@@ -17,8 +17,9 @@ use crate::ffi::boundary::{
 use crate::ffi::container::ocirt_container;
 use crate::oci_runtime::OciRuntime;
 
-/// Writes the results of a started session: the pid, and the handle when the host wants it
-/// (otherwise the handle is dropped, which leaves a detached session running).
+/// Writes the results of a started session: the pid, and the handle when `attach_out` is not
+/// NULL. Without `attach_out`, the handle is released and the session runs to its end on its
+/// own.
 unsafe fn write_started(
     pid_out: *mut i32,
     attach_out: *mut *mut ocirt_attach,
@@ -26,7 +27,9 @@ unsafe fn write_started(
     session: Box<dyn crate::attach::SessionHandle>,
 ) {
     write_out(pid_out, pid);
-    if !attach_out.is_null() {
+    if attach_out.is_null() {
+        session.release();
+    } else {
         write_out(
             attach_out,
             Box::into_raw(Box::new(ocirt_attach { session })),
@@ -35,29 +38,34 @@ unsafe fn write_started(
 }
 
 /// Starts an exec session (`ExecContainer`): runs `options_json`'s command in the running
-/// container under its own conmon, and returns as soon as the command runs, writing its host
-/// pid to `*pid` and a session handle to `*attach`.
+/// container under its own conmon. Returns as soon as the command runs, with its host pid in
+/// `*pid` and a session handle in `*attach`, owned by the caller and freed with
+/// `ocirt_attach_free`.
 ///
-/// `session_id` names the session (the same rules as container ids; unique per container).
-/// `options_json` fields: `cmd` (array, required), `env` (object or `NAME=value` array, added
-/// to the container's), `terminal` (bool), `width` and `height` (initial terminal size),
-/// `cwd`, `user` (`uid`, `uid:gid`, `name` or `name:group`, looked up in the container's
-/// `/etc/passwd` and `/etc/group`; default the container's user), `cap_add` (array),
-/// `preserve_fds` (count of this process's descriptors from 3 on, checked to be open),
-/// `stdin`, `stdout`, `stderr`, `detach_keys`, `exit_command`, `exit_command_delay`,
-/// `buffer_limit`.
+/// `session_id` names the session. It follows the rules of container ids and must be unique
+/// in the container. `options_json` has these fields:
+/// - `cmd` (array, required): the command and its arguments.
+/// - `env` (object, or array of `NAME=value`): added to the container's environment.
+/// - `terminal` (bool), and `width` and `height` (the initial terminal size).
+/// - `cwd` (absolute path), and `user` (`uid`, `uid:gid`, `name` or `name:group`, looked up
+///   in the container's `/etc/passwd` and `/etc/group`; default the container's user).
+/// - `cap_add` (array of capability names).
+/// - `preserve_fds` (count of this process's descriptors from 3 on, checked to be open).
+/// - `stdin` (default false): accept `ocirt_attach_write`. Needs `callbacks`.
+/// - `stdout`, `stderr`, `detach_keys`, `buffer_limit`: as for `ocirt_container_attach`.
+/// - `exit_command`, `exit_command_delay`: as in the container config.
 ///
-/// With `callbacks`, the output streams to them as in `ocirt_container_attach` and stdin is
-/// written with `ocirt_attach_write`; `ocirt_attach_wait` gives the outcome and the exit code
-/// (0-255, 128+N after signal N). With `callbacks` NULL the session runs detached;
-/// `ocirt_attach_wait` still waits for the exit code, and `attach` may then be NULL.
-/// A command the runtime cannot find fails with `OCIRT_ERR_RUNTIME_NOT_FOUND` (exit code 127
-/// recorded), one it cannot execute with `OCIRT_ERR_RUNTIME_PERMISSION_DENIED` (126).
+/// With `callbacks`, the output streams to them as in `ocirt_container_attach`, and stdin is
+/// written with `ocirt_attach_write`. `ocirt_attach_wait` returns the outcome and the exit
+/// code (0-255, 128+N after signal N). With `callbacks` NULL the session runs detached,
+/// `ocirt_attach_wait` still waits for the exit code, and `attach` may be NULL. A command
+/// the runtime cannot find fails with `OCIRT_ERR_RUNTIME_NOT_FOUND` (exit code 127 recorded),
+/// and one it cannot execute with `OCIRT_ERR_RUNTIME_PERMISSION_DENIED` (126).
 ///
 /// # Safety
-/// `container` is a live handle; strings are NUL-terminated; `callbacks` is NULL or points to
-/// a callbacks struct (copied); `pid` is writable; `attach` is writable, or NULL when
-/// `callbacks` is NULL.
+/// `container` is a live handle, and the strings are NUL-terminated. `callbacks` is NULL or
+/// points to a callbacks struct, which is copied. `pid` is writable, and `attach` is
+/// writable or NULL when `callbacks` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn ocirt_exec_start(
     container: *const ocirt_container,
@@ -90,20 +98,22 @@ pub unsafe extern "C" fn ocirt_exec_start(
 
 /// Starts an exec session streamed over a connection the host hijacked from its HTTP server
 /// (`ExecContainerHTTP`). Returns as soon as the command runs, with its pid in `*pid` and a
-/// handle in `*attach` (NULL allowed) whose `ocirt_attach_wait` returns when the streams end,
-/// with the exit code.
+/// handle in `*attach` whose `ocirt_attach_wait` returns when the streams end, with the exit
+/// code. With `attach` NULL, the session streams to its end on its own.
 ///
 /// The library owns `conn_fd` from the call on and closes it when the session is over,
-/// whatever the result. The streams are framed as in `ocirt_container_http_attach`, with the
-/// session's `terminal` deciding between framed and raw output; `http_options_json` (NULL for
-/// the defaults) selects `stdin`, `stdout`, `stderr`, `detach_keys`, `hijack_header` and
-/// `buffer_limit`. `buffered` holds bytes the HTTP parser already read past the request.
-/// `cancel`, when not NULL, ends the streaming early; the token must stay alive until the
-/// session is over.
+/// whatever the result. The streams are framed as in `ocirt_container_http_attach`, and the
+/// session's `terminal` option decides between framed and raw output. `http_options_json`
+/// (NULL for the defaults) selects `stdin`, `stdout`, `stderr`, `detach_keys`,
+/// `hijack_header` and `buffer_limit`. `buffered` contains the bytes that the HTTP parser
+/// already read past the request. `cancel`, when not NULL, ends the streaming early once
+/// triggered. The session keeps its own reference to the token, so the host may free the
+/// token once this call has returned.
 ///
 /// # Safety
-/// As for `ocirt_exec_start`; `conn_fd` is an open descriptor the caller gives up;
-/// `buffered` points to `buffered_len` bytes (NULL when 0); `cancel` is NULL or a live token.
+/// As for `ocirt_exec_start`, and: `conn_fd` is an open descriptor the caller gives up,
+/// `buffered` points to `buffered_len` bytes (NULL when 0), and `cancel` is NULL or a live
+/// token.
 #[no_mangle]
 pub unsafe extern "C" fn ocirt_exec_start_http(
     container: *const ocirt_container,
@@ -120,11 +130,11 @@ pub unsafe extern "C" fn ocirt_exec_start_http(
     guard(|| {
         if conn_fd < 0 || libc::fcntl(conn_fd, libc::F_GETFD) < 0 {
             return Err(Error::invalid(format!(
-                "conn_fd {} is not an open descriptor",
+                "conn_fd {} is not an open descriptor; pass the connection's descriptor",
                 conn_fd
             )));
         }
-        // SAFETY: the caller hands the open descriptor over; it is closed exactly once.
+        // SAFETY: the caller hands the open descriptor over. `OwnedFd` closes it exactly once.
         let conn = OwnedFd::from_raw_fd(conn_fd);
         let container = handle_ref(container, "container")?;
         let session_id = str_arg(session_id, "session_id")?;
@@ -199,10 +209,10 @@ pub unsafe extern "C" fn ocirt_exec_stop(
     })
 }
 
-/// Writes whether an exec session's command still runs to `*running` and, once it exited,
-/// its exit code to `*exit_code` (-1 while it runs) (`ExecUpdateStatus`). Works from any
-/// process, from the session's files; a pid reused by another process is not mistaken for
-/// the command.
+/// Writes whether an exec session's command still runs to `*running`, and its exit code to
+/// `*exit_code`, -1 while it runs (`ExecUpdateStatus`). Works from any process, because it
+/// reads the session's files, and a pid reused by another process is not mistaken for the
+/// command.
 ///
 /// # Safety
 /// `container` is a live handle; `session_id` is a NUL-terminated string; `running` and

@@ -7,7 +7,8 @@
 //!   message is available from `ocirt_last_error_message()` on the same thread.
 //! * Output pointers come last and are written only on success.
 //! * Strings returned through `char **` are owned by the caller and freed with
-//!   `ocirt_string_free`; `const char **` outputs are borrowed as each function says.
+//!   `ocirt_string_free`. Strings returned through `const char **` are borrowed, for the
+//!   lifetime documented on each function.
 //! * No panic crosses the boundary: each body runs inside one catcher, which turns a panic
 //!   into `OCIRT_ERR_PANIC`.
 
@@ -75,14 +76,16 @@ pub unsafe extern "C" fn ocirt_string_free(text: *mut c_char) {
     })
 }
 
-/// Installs a log callback for the whole process and sets the most verbose level it receives;
-/// a NULL callback turns logging off. Nothing is logged by default.
+/// Installs a log callback for the whole process and sets the most verbose level it receives.
+/// A NULL callback turns logging off. Nothing is logged by default.
 ///
-/// `level` is an `ocirt_log_level` value. `userdata` is passed to every call unchanged; the
-/// library never frees it, and it must stay valid until the callback is replaced. The
-/// callback runs on whichever thread logs, possibly several at once, and must not call back
-/// into the library. Returns `OCIRT_ERR_NOT_SUPPORTED` when a Rust host already installed
-/// its own `log` logger, which then receives the records instead.
+/// `level` is an `ocirt_log_level` value. `userdata` is passed to every call unchanged. The
+/// library never frees it, and it must stay valid until the callback is replaced: the
+/// replacing call returns only after every running call of the old callback has returned.
+/// The callback runs on whichever thread logs, possibly several at once, and must not call
+/// back into the library. Returns `OCIRT_ERR_INVALID_ARGUMENT` for a level outside 0 to 5,
+/// and `OCIRT_ERR_NOT_SUPPORTED` when a Rust host already installed its own `log` logger,
+/// which then receives the records instead.
 ///
 /// # Safety
 /// `callback`, when not NULL, must be safe to call from any thread with `userdata`.
@@ -95,7 +98,7 @@ pub unsafe extern "C" fn ocirt_set_log_callback(
     guard(|| {
         let level = logging::level_from_i32(level).ok_or_else(|| {
             crate::error::Error::invalid(format!(
-                "log level {} is not an ocirt_log_level (0 to 5)",
+                "log level {} is invalid; use an ocirt_log_level from 0 (off) to 5 (trace)",
                 level
             ))
         })?;
@@ -104,7 +107,8 @@ pub unsafe extern "C" fn ocirt_set_log_callback(
         } else {
             Err(crate::error::Error::new(
                 ocirt_result::OCIRT_ERR_NOT_SUPPORTED,
-                "another logger is installed in this process; it receives the library's records",
+                "another Rust `log` logger is already installed in this process, so it receives \
+                 the library's records instead of the callback",
             ))
         }
     })

@@ -33,34 +33,36 @@ impl ocirt_runtime {
 ///
 /// `config_json` is an object; `"{}"` takes every default. Fields (all optional; unknown
 /// fields are rejected):
-/// - `name` (string, default `"runc"`): the runtime's name; selects the default search list
-///   and is looked up in the support lists.
-/// - `path` (absolute path): the runtime binary; no search happens. `paths` (array of
+/// - `name` (string, default `"runc"`): the runtime's name. It selects the default search
+///   list and is looked up in the support lists.
+/// - `path` (absolute path): the runtime binary, used without a search. `paths` (array of
 ///   paths): candidates tried in order, then a `$PATH` lookup of `name`.
 /// - `conmon_path`, `conmon_paths`: the same for conmon (2.0.24 or later).
 /// - `run_dir` (absolute path, default `/run/ocirt` for root, `$XDG_RUNTIME_DIR/ocirt`
 ///   otherwise): base of `state_dir` (`<run_dir>/containers`, one directory per container),
 ///   `exit_dir` (`<run_dir>/exits`, conmon's exit files) and `socket_dir`
-///   (`<run_dir>/socket`, links to attach sockets); each can be set on its own. Created with
-///   mode 0750.
-/// - `runtime_root` (absolute path, default: the runtime's own, `/run/runc` for runc): the
-///   runtime's `--root`. Runtimes key containers by id in their root, so ocirt users that
-///   share a root share one id space; a create whose id is taken there fails with
-///   `OCIRT_ERR_CONTAINER_EXISTS` and leaves the other container alone.
+///   (`<run_dir>/socket`, links to attach sockets). Each can be set on its own. Missing
+///   directories are created with mode 0750.
+/// - `runtime_root` (absolute path, default: the runtime's own, `/run/runc` for runc as
+///   root): the runtime's `--root`. Runtimes key containers by id in their root, so ocirt
+///   users that share a root share one id space. A create whose id is taken there fails
+///   with `OCIRT_ERR_CONTAINER_EXISTS` and leaves the other container alone.
 /// - `runtime_flags` (array of strings): global runtime arguments for every runtime command.
 /// - `log_level` (string, default `"error"`): conmon's log level (`panic`, `fatal`,
-///   `error`, `warning`, `info`, `debug`, `trace`).
+///   `error`, `warning` or `warn`, `info`, `debug`, `trace`).
 /// - `cgroup_manager` (`"cgroupfs"`, the default, or `"systemd"`).
 /// - `conmon_env` (array of `KEY=value`, default a standard `PATH`): conmon's environment.
 /// - `log_size_max` (bytes, default -1 for unlimited): default k8s-file log size limit.
 /// - `no_pivot` (bool): run the runtime with `--no-pivot`.
 /// - `supports_json_errors`, `supports_no_cgroups`, `supports_kvm` (arrays of runtime
 ///   names): the support lists, with podman's defaults.
-/// - `create_timeout_ms` (milliseconds, default 240000): how long create waits for conmon.
+/// - `create_timeout_ms` (milliseconds, default 240000): the maximum time that create, and
+///   each step of an exec start, waits for conmon.
 ///
 /// On success `*out` receives a handle owned by the caller, freed with
 /// `ocirt_runtime_free`. Fails with `OCIRT_ERR_RUNTIME_UNAVAILABLE` or `OCIRT_ERR_CONMON`
-/// (naming the paths tried) when a binary is missing, and `OCIRT_ERR_CONMON_TOO_OLD`.
+/// (naming the paths tried) when a binary is missing, and with `OCIRT_ERR_CONMON_TOO_OLD`
+/// when every conmon found is older than 2.0.24.
 ///
 /// # Safety
 /// `config_json` is a NUL-terminated string; `out` is a writable pointer.
@@ -205,9 +207,9 @@ pub unsafe extern "C" fn ocirt_runtime_supports_kvm(
     })
 }
 
-/// Writes to `*out` whether the runtime can checkpoint (`SupportsCheckpoint()`): it runs
-/// `<runtime> checkpoint --help` (true when it exits 0) and looks for `criu` on `$PATH`.
-/// True does not promise that CRIU works on this kernel.
+/// Writes to `*out` whether the runtime can checkpoint (`SupportsCheckpoint()`): true when
+/// `<runtime> checkpoint --help` exits 0 and `criu` is on `$PATH`. True does not promise
+/// that CRIU works on this kernel.
 ///
 /// # Safety
 /// `runtime` is a live handle; `out` is a writable pointer.
@@ -225,7 +227,7 @@ pub unsafe extern "C" fn ocirt_runtime_supports_checkpoint(
 }
 
 /// Writes a JSON array with the state of every container in the runtime's state directory
-/// to `*out`, sorted by id; each element has the fields of `ocirt_container_state_json`.
+/// to `*out`, sorted by id. Each element has the fields of `ocirt_container_state_json`.
 /// Containers deleted while the list is made are left out. The string is owned by the
 /// caller; free it with `ocirt_string_free`.
 ///

@@ -9,21 +9,23 @@ use crate::attach::{
     self, resize, AttachOptions, AttachOutcome, AttachSession, OutputSink, SessionConfig,
 };
 use crate::cancel::Cancel;
-use crate::container::{Container, Status};
+use crate::container::{Container, ContainerState, Status};
 use crate::error::{Error, Result};
 use crate::oci_runtime::OciRuntime;
 use crate::runtime::ConmonRuntime;
 
 /// Checks that the container can be attached to, and may be started when `start` is set.
-fn check_attachable(ctr: &Container, start: bool) -> Result<()> {
-    let status = ctr.load_state()?.status;
+/// Returns the state it read.
+fn check_attachable(ctr: &Container, start: bool) -> Result<ContainerState> {
+    let state = ctr.load_state()?;
+    let status = state.status;
     let ok = if start {
         status == Status::Created
     } else {
         status.is_active()
     };
     if ok {
-        return Ok(());
+        return Ok(state);
     }
     if start {
         return Err(Error::state_invalid(format!(
@@ -57,6 +59,8 @@ fn start_if_requested(runtime: &ConmonRuntime, ctr: &Container, start: bool) -> 
     Ok(())
 }
 
+/// `Attach`: connects to the container's attach socket, sets the initial terminal size,
+/// starts the container when `options.start` is set, and streams the output to `sink`.
 pub fn attach(
     runtime: &ConmonRuntime,
     ctr: &Container,
@@ -65,7 +69,7 @@ pub fn attach(
 ) -> Result<AttachSession> {
     options.validate()?;
     let keys = DetachKeys::parse_or_default(options.detach_keys.as_deref())?;
-    check_attachable(ctr, options.start)?;
+    let state = check_attachable(ctr, options.start)?;
     check_stdin(ctr, options.stdin)?;
     let size = options.size()?;
     if size.is_some() && !ctr.terminal() {
@@ -77,8 +81,9 @@ pub fn attach(
 
     let socket = attach::connect(&ctr.file("attach"))?;
     if let Some((width, height)) = size {
-        resize::resize(
+        resize::resize_terminal(
             &ctr.file("ctl"),
+            state.init_process(),
             width,
             height,
             &format!("container {}", ctr.id()),
@@ -98,6 +103,8 @@ pub fn attach(
     AttachSession::start(socket, config, sink, None)
 }
 
+/// `HTTPAttach`: streams the container over the hijacked connection `conn` until the streams
+/// end, the session detaches or `cancel` fires. A failure is also reported on the connection.
 pub fn http_attach(
     runtime: &ConmonRuntime,
     ctr: &Container,
@@ -163,6 +170,8 @@ fn http_attach_on(
     )
 }
 
+/// `AttachResize`: sets the size of the container's terminal, directly on its pty where this
+/// process may open it, otherwise through conmon's control FIFO.
 pub fn resize(ctr: &Container, width: u16, height: u16) -> Result<()> {
     let state = ctr.load_state()?;
     let status = state.status;
@@ -179,8 +188,9 @@ pub fn resize(ctr: &Container, width: u16, height: u16) -> Result<()> {
             status
         )));
     }
-    resize::resize(
+    resize::resize_terminal(
         &ctr.file("ctl"),
+        state.init_process(),
         width,
         height,
         &format!("container {}", ctr.id()),

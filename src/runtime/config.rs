@@ -36,13 +36,13 @@ pub struct RuntimeConfig {
     /// Default `/run/ocirt` for root, `$XDG_RUNTIME_DIR/ocirt` otherwise.
     #[serde(default)]
     pub run_dir: Option<PathBuf>,
-    /// Directory holding one directory per container (default `<run_dir>/containers`).
+    /// Directory that contains one directory per container (default `<run_dir>/containers`).
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
-    /// Directory where conmon writes exit files (default `<run_dir>/exits`).
+    /// Directory in which conmon writes exit files (default `<run_dir>/exits`).
     #[serde(default)]
     pub exit_dir: Option<PathBuf>,
-    /// Directory where conmon links each attach socket's directory (default
+    /// Directory in which conmon links each attach socket's directory (default
     /// `<run_dir>/socket`).
     #[serde(default)]
     pub socket_dir: Option<PathBuf>,
@@ -80,8 +80,9 @@ pub struct RuntimeConfig {
     /// Runtime names that run containers in virtual machines.
     #[serde(default = "default_kvm")]
     pub supports_kvm: Vec<String>,
-    /// How long create waits for conmon to report the container pid, in milliseconds.
-    /// Default 240000 (4 minutes), as podman.
+    /// Maximum time in milliseconds that create waits for conmon to report the container pid,
+    /// and that an exec start waits for each conmon message. Default 240000 (4 minutes), as
+    /// in podman.
     #[serde(default = "default_create_timeout_ms")]
     pub create_timeout_ms: u64,
 }

@@ -26,17 +26,18 @@ impl Args {
 
 /// The settings in which the conmon of a container and that of an exec session differ.
 pub struct Target<'a> {
-    /// conmon's `-u`: the container id, or the exec session id; names the socket link.
+    /// conmon's `-u`, which names the socket link: the container id, or the exec session's
+    /// [`crate::exec::conmon_uuid`].
     pub cuuid: &'a str,
     /// conmon's bundle (`-b`) and working directory.
     pub bundle: &'a Path,
     /// The runtime's pid file (`-p`).
     pub pidfile: &'a Path,
-    /// Where conmon writes the exit file.
+    /// Directory in which conmon writes the exit file.
     pub exit_dir: &'a Path,
     /// conmon's `-l` value.
     pub log: String,
-    /// Where the runtime writes JSON errors, when it supports that.
+    /// File to which the runtime writes JSON errors, when it supports that.
     pub oci_log: &'a Path,
 }
 
@@ -54,6 +55,7 @@ pub fn shared(runtime: &ConmonRuntime, ctr: &Container, target: &Target<'_>) -> 
     args.push(&["-n", config.name()]);
     args.push_path("--exit-dir", target.exit_dir);
     args.push_path("--socket-dir-path", runtime.socket_dir());
+
     if runtime.config().cgroup_manager == "systemd" && !config.no_cgroups {
         args.push(&["-s"]);
     }
@@ -62,6 +64,8 @@ pub fn shared(runtime: &ConmonRuntime, ctr: &Container, target: &Target<'_>) -> 
     if runtime.config().is_debug() {
         args.push(&["--syslog"]);
     }
+
+    // Options that conmon passes on to the runtime.
     for arg in runtime.cli().global_args() {
         args.push(&[&format!("--runtime-arg={}", arg)]);
     }

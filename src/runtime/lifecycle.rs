@@ -129,7 +129,8 @@ fn truncate_file(path: &std::path::Path) {
     }
 }
 
-/// Describes where the runtime keeps its containers, for messages.
+/// Returns the runtime's state root for messages ("runtime root /x" or "the default root of
+/// runc").
 fn runtime_root_text(runtime: &ConmonRuntime) -> String {
     match &runtime.config().runtime_root {
         Some(root) => format!("runtime root {}", root.display()),
@@ -169,7 +170,7 @@ fn runtime_state_dir(runtime: &ConmonRuntime, id: &str) -> Option<std::path::Pat
 
 /// Fails when the runtime already has a container with this id that is not this one, so that
 /// neither the create nor its cleanup touches it. For runtimes with a known state layout this
-/// is a directory lookup; otherwise it asks `runtime state`.
+/// is a directory lookup. For other runtimes it runs `runtime state <id>`.
 fn check_id_free(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
     let taken = match runtime_state_dir(runtime, ctr.id()) {
         Some(dir) => dir.exists(),
@@ -185,8 +186,8 @@ fn check_id_free(runtime: &ConmonRuntime, ctr: &Container) -> Result<()> {
     Ok(())
 }
 
-/// Runs `runtime delete --force <id>` after a failed create; its failure is logged and
-/// appended to `err`.
+/// Runs `runtime delete --force <id>` after a failed create. A failure of the delete is
+/// logged and appended to `err`.
 fn delete_after_failure(runtime: &ConmonRuntime, ctr: &Container, err: Error) -> Error {
     if err.kind() == ocirt_result::OCIRT_ERR_CONTAINER_EXISTS {
         // The runtime's container with this id belongs to someone else: leave it alone.

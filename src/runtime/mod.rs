@@ -134,7 +134,7 @@ impl ConmonRuntime {
         &self.config
     }
 
-    /// Returns the directory holding one directory per container.
+    /// Returns the directory that contains one directory per container.
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
     }
@@ -159,7 +159,7 @@ impl ConmonRuntime {
         self.conmon_version
     }
 
-    /// Returns how the runtime binary is run.
+    /// Returns the runner of the runtime binary's commands.
     pub fn cli(&self) -> &RuntimeCli {
         &self.cli
     }
@@ -174,10 +174,11 @@ impl ConmonRuntime {
         self.exit_dir.join(id)
     }
 
-    /// Returns the link conmon makes from the socket directory to the bundle for `cuuid`
-    /// (a container or exec session id). conmon shortens the link name by one byte when the
-    /// path would be exactly 107 bytes long, so that the link and the socket path below it
-    /// never coincide in length; the same rule is applied here.
+    /// Returns the link that conmon makes from the socket directory to the bundle for `cuuid`
+    /// (a container id, or an exec session's [`crate::exec::conmon_uuid`]). conmon shortens
+    /// the link name by one byte when the path would be exactly 107 bytes long, so that the
+    /// link and the socket path below it never coincide in length. This function applies the
+    /// same rule.
     pub fn socket_link_for(&self, cuuid: &str) -> PathBuf {
         let mut link = self.socket_dir.join(cuuid).to_string_lossy().into_owned();
         if link.len() == SUN_PATH_LEN - 1 {

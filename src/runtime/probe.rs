@@ -68,8 +68,8 @@ pub fn lookup_in_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Finds the runtime binary: an explicit `path`, else the first candidate that is a regular
-/// file (missing and non-regular entries are skipped; any other stat error fails), else a
-/// `$PATH` lookup of `name`.
+/// file, else a `$PATH` lookup of `name`. Missing and non-regular candidates are skipped, and
+/// any other stat error fails.
 pub fn find_runtime(
     name: &str,
     explicit: Option<&Path>,

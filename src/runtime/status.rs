@@ -66,18 +66,20 @@ pub fn apply_exit_file(
             ))
         }
     };
+
     let text = fs::read_to_string(&path)
         .map_err(|err| Error::io(format!("cannot read exit file {}", path.display()), err))?;
     let code: i32 = text.trim().parse().map_err(|_| {
         Error::new(
             ocirt_result::OCIRT_ERR_CONMON,
             format!(
-                "exit file {} holds {:?}, not an exit code",
+                "exit file {} contains {:?}, which is not an exit code",
                 path.display(),
                 text
             ),
         )
     })?;
+
     state.exit_code = Some(code);
     state.finished_at = Some(state::format_time(state::ctime(&metadata)));
     state.oom_killed = ctr.file("oom").exists();
@@ -89,7 +91,8 @@ pub fn apply_exit_file(
     Ok(true)
 }
 
-/// Records an exit whose code nobody wrote down.
+/// Records an exit with an unknown code (-1), for a container whose conmon wrote no exit
+/// file.
 fn mark_exit_unknown(ctr: &Container, state: &mut ContainerState) {
     log::warn!(
         "container {}: no exit file found; exit code unknown (-1)",
@@ -132,8 +135,8 @@ pub fn update(runtime: &ConmonRuntime, locked: &mut Locked<'_>) -> Result<()> {
         return Ok(());
     }
 
-    // An exit file for a live state means conmon saw the process exit: no need to ask the
-    // runtime (podman's exit-file check does the same).
+    // An exit file for a live state means conmon recorded the process's exit, so the runtime
+    // need not be queried (podman's exit-file check does the same).
     if old.is_active() && apply_exit_file(runtime, ctr, &mut locked.state)? {
         locked.state.status = Status::Stopped;
         return locked.save_rebuildable();
@@ -210,10 +213,12 @@ pub fn update(runtime: &ConmonRuntime, locked: &mut Locked<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Blocks until the container's process exits and returns the exit code. Waits on conmon's
-/// exit file through the runtime's shared watcher and on a pidfd of conmon (or of the
-/// container's init process when conmon is gone); never polls on a timer and never holds the
-/// container's lock while blocked.
+/// Blocks until the container's process exits and returns the exit code.
+///
+/// Waits on conmon's exit file through the runtime's shared watcher, and on a pidfd of conmon
+/// (or of the container's init process when conmon is gone). It polls on a timer only on
+/// kernels without `pidfd_open` (see [`crate::process::ProcessId::open`]), and it never
+/// holds the container's lock while blocked.
 pub fn wait(
     runtime: &ConmonRuntime,
     ctr: &Container,
