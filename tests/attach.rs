@@ -20,6 +20,7 @@ fn options(json: serde_json::Value) -> AttachOptions {
     AttachOptions::from_json(Some(&json.to_string())).unwrap()
 }
 
+/// Attaches `out` to the container with the attach options in `json`.
 fn attach(
     env: &TestEnv,
     ctr: &Container,
@@ -29,29 +30,43 @@ fn attach(
     env.runtime.attach(ctr, &options(json), out.sink()).unwrap()
 }
 
+/// Waits for the session to end and returns how it ended.
 fn ended(session: &AttachSession) -> AttachOutcome {
     let (result, _) = session.wait(WAIT).expect("session ended in time");
     result.unwrap()
 }
 
+/// Configures and creates a container with "stdin": true, so conmon passes attach input to
+/// its stdin.
 fn with_stdin(env: &TestEnv, name: &str, args: &[&str]) -> Arc<Container> {
-    let ctr = env.container_with(name, spec(args), json!({"stdin": true}));
-    env.runtime.create_container(&ctr, None).unwrap();
-    ctr
+    env.created_with(name, spec(args), json!({"stdin": true}))
 }
 
+/// Configures and creates a container with a terminal.
 fn created_terminal(env: &TestEnv, name: &str, args: &[&str]) -> Arc<Container> {
-    let ctr = env.container_with(name, terminal_spec(args), json!({}));
-    env.runtime.create_container(&ctr, None).unwrap();
-    ctr
+    env.created_with(name, terminal_spec(args), json!({}))
+}
+
+/// Creates a container running `args`, attaches to it with "start" and returns the output
+/// once the session has ended.
+fn run_attached(env: &TestEnv, name: &str, args: &[&str]) -> (Arc<Container>, Collected) {
+    let ctr = env.created(name, args);
+    let out = Collected::default();
+    let session = attach(env, &ctr, json!({"start": true}), &out);
+    assert_eq!(ended(&session), AttachOutcome::Ended);
+    (ctr, out)
+}
+
+/// Returns whether the container's log contains `needle`.
+fn log_contains(ctr: &Container, needle: &str) -> bool {
+    log_text(ctr).contains(needle)
 }
 
 #[test]
 fn start_after_attach_loses_no_output() {
     let env = TestEnv::new();
     for iteration in 0..100 {
-        let ctr = env.container("early", &["echo", "hi"]);
-        env.runtime.create_container(&ctr, None).unwrap();
+        let ctr = env.created("early", &["echo", "hi"]);
         let out = Collected::default();
         let session = attach(&env, &ctr, json!({"start": true}), &out);
         assert_eq!(
@@ -78,8 +93,10 @@ fn attach_returns_when_container_exits() {
     let ctr = env.running("selfexit", &["sh", "-c", "sleep 2; echo end"]);
     let out = Collected::default();
     let started = Instant::now();
+
     let session = attach(&env, &ctr, json!({}), &out);
     assert_eq!(ended(&session), AttachOutcome::Ended);
+    // The container runs for 2 s, so the bound detects a session that outlives it.
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -92,31 +109,24 @@ fn attach_returns_when_container_exits() {
 #[test]
 fn large_output_arrives_complete() {
     let env = TestEnv::new();
-    let yes_4mib = "yes 0123456789abcdef | head -c 4194304";
-    let expected: Vec<u8> = b"0123456789abcdef\n"
-        .iter()
-        .copied()
-        .cycle()
-        .take(4_194_304)
-        .collect();
 
-    let ctr = env.container("dd", &["dd", "if=/dev/zero", "bs=1", "count=500000"]);
-    env.runtime.create_container(&ctr, None).unwrap();
-    let out = Collected::default();
-    let session = attach(&env, &ctr, json!({"start": true}), &out);
-    assert_eq!(ended(&session), AttachOutcome::Ended);
+    // dd writes one byte per write(2), 500000 writes in all.
+    let (ctr, out) = run_attached(&env, "dd", &["dd", "if=/dev/zero", "bs=1", "count=500000"]);
     let stdout = out.stdout();
     assert_eq!(stdout.len(), 500_000);
-    assert!(stdout.iter().all(|b| *b == 0));
-    assert!(String::from_utf8_lossy(&out.stderr()).contains("500000+0 records out"));
+    assert!(
+        stdout.iter().all(|b| *b == 0),
+        "dd output has a non-zero byte"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr()).into_owned();
+    assert!(stderr.contains("500000+0 records out"), "{}", stderr);
     assert_eq!(env.runtime.wait_container(&ctr, WAIT).unwrap(), 0);
 
-    let ctr = env.container("yes", &["sh", "-c", yes_4mib]);
-    env.runtime.create_container(&ctr, None).unwrap();
-    let out = Collected::default();
-    let session = attach(&env, &ctr, json!({"start": true}), &out);
-    assert_eq!(ended(&session), AttachOutcome::Ended);
-    assert!(out.stdout() == expected, "4 MiB of yes output differs");
+    let (ctr, out) = run_attached(&env, "yes", &["sh", "-c", &yes_command(4_194_304)]);
+    assert!(
+        out.stdout() == yes_output(4_194_304),
+        "4 MiB of yes output differs"
+    );
     assert_eq!(env.runtime.wait_container(&ctr, WAIT).unwrap(), 0);
 }
 
@@ -129,14 +139,17 @@ fn stdin_eof_reaches_container() {
     assert_eq!(session.write(b"hello\n").unwrap(), WriteOutcome::Written);
     session.close_stdin().unwrap();
     let closed = Instant::now();
+
     assert_eq!(ended(&session), AttachOutcome::Ended);
     assert_eq!(env.runtime.wait_container(&ctr, WAIT).unwrap(), 0);
+    // A generous bound that only detects an EOF that never reached cat.
     assert!(
         closed.elapsed() < Duration::from_secs(5),
         "{:?}",
         closed.elapsed()
     );
     assert_eq!(out.stdout(), b"hello\n");
+
     let err = session.write(b"late").unwrap_err();
     assert_eq!(
         err.kind(),
@@ -152,7 +165,8 @@ fn large_stdin_is_split_and_delivered() {
     let ctr = with_stdin(&env, "bigin", &["sh", "-c", "wc -c"]);
     let out = Collected::default();
     let session = attach(&env, &ctr, json!({"stdin": true, "start": true}), &out);
-    // Larger than the 32768-byte message conmon reads at once.
+
+    // Much larger than the 32768 bytes that conmon reads from the attach socket at once.
     let data = vec![b'x'; 1_000_000];
     session.write(&data).unwrap();
     session.close_stdin().unwrap();
@@ -166,9 +180,12 @@ fn detach_keys_in_one_write_with_terminal() {
     let ctr = created_terminal(&env, "ttydetach", &["sleep", "1000"]);
     let out = Collected::default();
     let session = attach(&env, &ctr, json!({"stdin": true, "start": true}), &out);
+
+    // The default detach keys are ctrl-p,ctrl-q.
     let sent = Instant::now();
     assert_eq!(session.write(b"\x10\x11").unwrap(), WriteOutcome::Detached);
     assert_eq!(ended(&session), AttachOutcome::Detached);
+    // A generous bound that only detects a session that keeps running after the detach.
     assert!(
         sent.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -201,14 +218,13 @@ fn detach_keys_after_input_without_terminal() {
         WriteOutcome::Detached
     );
     assert_eq!(ended(&session), AttachOutcome::Detached);
-    // The output produced before the detach may still be on its way; attach again to see it
-    // is the container that answered, and that it still runs.
+
+    // The session may end before the container's reply reaches it, so look for the reply
+    // in the log. It shows that the input before the detach keys reached the container.
     assert!(
-        eventually(Duration::from_secs(5), || String::from_utf8_lossy(
-            &std::fs::read(ctr.log_path()).unwrap_or_default()
-        )
-        .contains("got:xyz")),
-        "container never printed got:xyz"
+        eventually(Duration::from_secs(5), || log_contains(&ctr, "got:xyz")),
+        "container never printed got:xyz: {}",
+        log_text(&ctr)
     );
     env.runtime.update_container_status(&ctr).unwrap();
     assert_eq!(ctr.load_state().unwrap().status, Status::Running);
@@ -249,11 +265,16 @@ fn disabled_detach_keys_pass_through() {
 fn invalid_detach_keys_rejected_before_attach() {
     let env = TestEnv::new();
     let ctr = env.running("badkeys", &["sleep", "1000"]);
+
     let err = AttachOptions::from_json(Some(r#"{"detach_keys": "ctrl-C"}"#)).unwrap_err();
     assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_INVALID_ARGUMENT);
     assert!(err.message().contains("ctrl-C"), "{}", err);
-    let mut raw = AttachOptions::default();
-    raw.detach_keys = Some("ctrl-C".to_string());
+
+    // Options built in code skip from_json, so attach checks the keys again.
+    let raw = AttachOptions {
+        detach_keys: Some("ctrl-C".to_string()),
+        ..AttachOptions::default()
+    };
     let err = env
         .runtime
         .attach(&ctr, &raw, Collected::default().sink())
@@ -266,6 +287,7 @@ fn resize_before_start_is_kept() {
     let env = TestEnv::new();
     let ctr = created_terminal(&env, "resize", &["sh", "-c", "sleep 1; stty size"]);
     env.runtime.attach_resize(&ctr, 120, 40).unwrap();
+
     let out = Collected::default();
     let session = attach(&env, &ctr, json!({"start": true}), &out);
     assert_eq!(ended(&session), AttachOutcome::Ended);
@@ -287,11 +309,9 @@ fn initial_size_option_and_live_resize() {
         json!({"start": true, "stdin": true, "width": 100, "height": 30}),
         &out,
     );
-    assert!(
-        out.wait_for_stdout(b"30 100\r\n", Duration::from_secs(10)),
-        "{:?}",
-        String::from_utf8_lossy(&out.stdout())
-    );
+    out.expect_stdout(b"30 100\r\n");
+
+    // The shell prints the size again only after the newline, so after the resize.
     env.runtime.attach_resize(&ctr, 160, 50).unwrap();
     session.write(b"\n").unwrap();
     assert_eq!(ended(&session), AttachOutcome::Ended);
@@ -306,6 +326,7 @@ fn initial_size_option_and_live_resize() {
 fn resize_without_terminal_is_state_invalid() {
     let env = TestEnv::new();
     let ctr = env.running("notty", &["sleep", "1000"]);
+
     let err = env.runtime.attach_resize(&ctr, 80, 24).unwrap_err();
     assert_eq!(
         err.kind(),
@@ -313,6 +334,7 @@ fn resize_without_terminal_is_state_invalid() {
         "{}",
         err
     );
+
     env.runtime.update_container_status(&ctr).unwrap();
     assert_eq!(ctr.load_state().unwrap().status, Status::Running);
 }
@@ -320,7 +342,7 @@ fn resize_without_terminal_is_state_invalid() {
 #[test]
 fn stop_while_attached_delivers_trap_output() {
     let env = TestEnv::new();
-    let ctr = env.container(
+    let ctr = env.created(
         "trap",
         &[
             "sh",
@@ -328,10 +350,11 @@ fn stop_while_attached_delivers_trap_output() {
             "trap 'echo got-term' TERM; echo ready; while :; do sleep 1; done",
         ],
     );
-    env.runtime.create_container(&ctr, None).unwrap();
     let out = Collected::default();
     let session = attach(&env, &ctr, json!({"start": true}), &out);
-    assert!(out.wait_for_stdout(b"ready", Duration::from_secs(10)));
+    out.expect_stdout(b"ready");
+
+    // The shell survives SIGTERM, so stop waits out most of the 3 s grace period.
     let started = Instant::now();
     env.runtime.stop_container(&ctr, 3, false).unwrap();
     assert!(
@@ -340,29 +363,24 @@ fn stop_while_attached_delivers_trap_output() {
         started.elapsed()
     );
     assert_eq!(ended(&session), AttachOutcome::Ended);
-    assert!(String::from_utf8_lossy(&out.stdout()).contains("got-term"));
+    let stdout = String::from_utf8_lossy(&out.stdout()).into_owned();
+    assert!(stdout.contains("got-term"), "{:?}", stdout);
     assert_eq!(ctr.load_state().unwrap().exit_code, Some(137));
 }
 
 #[test]
 fn binary_output_is_byte_exact() {
     let env = TestEnv::new();
-    let ctr = env.container("binary", &["cat", "/bin/busybox"]);
-    env.runtime.create_container(&ctr, None).unwrap();
-    let out = Collected::default();
-    let session = attach(&env, &ctr, json!({"start": true}), &out);
-    assert_eq!(ended(&session), AttachOutcome::Ended);
+
+    let (_, out) = run_attached(&env, "binary", &["cat", "/bin/busybox"]);
     let original = std::fs::read(rootfs().join("bin/busybox")).unwrap();
     assert_eq!(out.stdout().len(), original.len());
     assert!(out.stdout() == original, "busybox bytes differ");
 
-    let ctr = env.container("nul", &["printf", "a\\000b\\000\\n\\377"]);
-    env.runtime.create_container(&ctr, None).unwrap();
-    let out = Collected::default();
-    let session = attach(&env, &ctr, json!({"start": true}), &out);
-    assert_eq!(ended(&session), AttachOutcome::Ended);
+    let (_, out) = run_attached(&env, "nul", &["printf", "a\\000b\\000\\n\\377"]);
     assert_eq!(out.stdout(), b"a\x00b\x00\n\xff");
 
+    // A terminal turns "\n" into "\r\n".
     let ctr = created_terminal(&env, "ttyecho", &["echo", "a"]);
     let out = Collected::default();
     let session = attach(&env, &ctr, json!({"start": true}), &out);
@@ -387,6 +405,9 @@ fn several_sessions_each_get_all_output() {
             )
         })
         .collect();
+
+    // The last session starts the container, so all three are attached before it prints.
+    // Only the first session forwards stdin, and the container prints once it reads a line.
     sessions[0].write(b"go\n").unwrap();
     let expected: String = (1..=2000).map(|n| format!("{}\n", n)).collect();
     for (session, out) in sessions.iter().zip(&outputs) {
@@ -396,13 +417,12 @@ fn several_sessions_each_get_all_output() {
 }
 
 #[test]
-fn slow_callback_gets_every_byte_without_stalling_conmon() {
+fn slow_callback_gets_every_byte() {
     let env = TestEnv::new();
-    let ctr = env.container(
+    let ctr = env.created(
         "slow",
         &["sh", "-c", "head -c 1048576 /dev/zero | tr '\\000' x"],
     );
-    env.runtime.create_container(&ctr, None).unwrap();
     let out = Collected::default();
     let session = env
         .runtime
@@ -412,10 +432,13 @@ fn slow_callback_gets_every_byte_without_stalling_conmon() {
             out.slow_sink(Duration::from_millis(50)),
         )
         .unwrap();
-    // The container exits and conmon writes the complete log while the callback still lags.
+
+    // The container exits and conmon writes the complete log while the callback still lags,
+    // so a slow reader does not stall conmon.
     assert_eq!(env.runtime.wait_container(&ctr, WAIT).unwrap(), 0);
     let behind = out.stdout().len();
     let log = std::fs::read_to_string(ctr.log_path()).unwrap();
+    // Each log line reads "<time> <stream> <P|F> <content>".
     let logged: usize = log
         .lines()
         .map(|line| line.splitn(4, ' ').nth(3).unwrap_or("").len())
@@ -426,16 +449,20 @@ fn slow_callback_gets_every_byte_without_stalling_conmon() {
         "the callback was not behind ({} bytes)",
         behind
     );
+
     assert_eq!(ended(&session), AttachOutcome::Ended);
     let stdout = out.stdout();
     assert_eq!(stdout.len(), 1_048_576);
-    assert!(stdout.iter().all(|b| *b == b'x'));
+    assert!(
+        stdout.iter().all(|b| *b == b'x'),
+        "output has a byte other than x"
+    );
 }
 
 #[test]
-fn tight_buffer_limit_holds_conmon_back_without_loss() {
+fn tight_buffer_limit_loses_nothing() {
     let env = TestEnv::new();
-    let ctr = env.container(
+    let ctr = env.created(
         "tight",
         &[
             "sh",
@@ -443,7 +470,6 @@ fn tight_buffer_limit_holds_conmon_back_without_loss() {
             "head -c 2000000 /dev/urandom | od -An -v | head -c 3000000",
         ],
     );
-    env.runtime.create_container(&ctr, None).unwrap();
     let out = Collected::default();
     let session = env
         .runtime
@@ -466,7 +492,8 @@ fn detach_from_host_keeps_container_running() {
     );
     let out = Collected::default();
     let session = attach(&env, &ctr, json!({}), &out);
-    assert!(out.wait_for_stdout(b"tick", Duration::from_secs(10)));
+    out.expect_stdout(b"tick");
+
     session.detach();
     assert_eq!(ended(&session), AttachOutcome::Detached);
     env.runtime.update_container_status(&ctr).unwrap();
@@ -493,6 +520,8 @@ fn dropping_session_cancels_it() {
 fn attach_checks_state_and_stdin() {
     let env = TestEnv::new();
     let ctr = env.container("configured", &["true"]);
+
+    // A configured container has no conmon to attach to.
     let err = env
         .runtime
         .attach(&ctr, &AttachOptions::default(), Collected::default().sink())
@@ -503,6 +532,9 @@ fn attach_checks_state_and_stdin() {
         "{}",
         err
     );
+
+    // A created container with neither a terminal nor "stdin": true in its config cannot
+    // take stdin, and without a terminal it has no size to set.
     env.runtime.create_container(&ctr, None).unwrap();
     let err = env
         .runtime
@@ -533,6 +565,8 @@ fn attach_checks_state_and_stdin() {
         "{}",
         err
     );
+
+    // An exited container cannot be attached to.
     env.runtime.start_container(&ctr).unwrap();
     env.runtime.wait_container(&ctr, WAIT).unwrap();
     let err = env
@@ -549,7 +583,8 @@ fn attach_checks_state_and_stdin() {
 
 // ---- HTTP attach -------------------------------------------------------------------------
 
-/// Runs an HTTP attach on one end of a socket pair in a thread; returns the client end.
+/// Runs an HTTP attach on one end of a socket pair in a thread and returns the client end
+/// and the thread.
 fn http_attach(
     env: &TestEnv,
     ctr: &Arc<Container>,
@@ -572,36 +607,19 @@ fn http_attach(
     (client, handle)
 }
 
-/// Splits a multiplexed stream into (stream id, payload) frames.
-fn demux(mut data: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut frames = Vec::new();
-    while !data.is_empty() {
-        assert!(data.len() >= 8, "truncated header: {:?}", data);
-        assert_eq!(&data[1..4], &[0, 0, 0], "header bytes 1-3 must be zero");
-        let len = u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as usize;
-        assert!(len > 0, "empty frame");
-        frames.push((data[0], data[8..8 + len].to_vec()));
-        data = &data[8 + len..];
-    }
-    frames
-}
-
-fn payload(frames: &[(u8, Vec<u8>)], stream: u8) -> Vec<u8> {
-    frames
-        .iter()
-        .filter(|(s, _)| *s == stream)
-        .flat_map(|(_, p)| p.clone())
-        .collect()
+/// Reads everything the server sends until it closes the connection.
+fn read_all(client: &mut UnixStream) -> Vec<u8> {
+    let mut data = Vec::new();
+    client.read_to_end(&mut data).unwrap();
+    data
 }
 
 #[test]
 fn http_attach_frames_streams() {
     let env = TestEnv::new();
-    let ctr = env.container(
-        "httpframes",
-        &["sh", "-c", "echo out; echo err >&2; echo out2"],
-    );
-    env.runtime.create_container(&ctr, None).unwrap();
+    let script = ["sh", "-c", "echo out; echo err >&2; echo out2"];
+
+    let ctr = env.created("httpframes", &script);
     let (mut client, handle) = http_attach(
         &env,
         &ctr,
@@ -609,19 +627,19 @@ fn http_attach_frames_streams() {
         b"",
         None,
     );
-    let mut data = Vec::new();
-    client.read_to_end(&mut data).unwrap();
+    let data = read_all(&mut client);
     assert_eq!(handle.join().unwrap().unwrap(), AttachOutcome::Ended);
     let frames = demux(&data);
     assert_eq!(payload(&frames, 1), b"out\nout2\n");
     assert_eq!(payload(&frames, 2), b"err\n");
-    assert!(frames.iter().all(|(s, _)| *s == 1 || *s == 2));
-
-    let ctr = env.container(
-        "httpstdout",
-        &["sh", "-c", "echo out; echo err >&2; echo out2"],
+    assert!(
+        frames.iter().all(|(s, _)| *s == 1 || *s == 2),
+        "{:?}",
+        frames
     );
-    env.runtime.create_container(&ctr, None).unwrap();
+
+    // Without stderr, only stdout frames arrive.
+    let ctr = env.created("httpstdout", &script);
     let (mut client, handle) = http_attach(
         &env,
         &ctr,
@@ -629,8 +647,7 @@ fn http_attach_frames_streams() {
         b"",
         None,
     );
-    let mut data = Vec::new();
-    client.read_to_end(&mut data).unwrap();
+    let data = read_all(&mut client);
     handle.join().unwrap().unwrap();
     let frames = demux(&data);
     assert!(frames.iter().all(|(s, _)| *s == 1), "{:?}", frames);
@@ -648,9 +665,10 @@ fn http_attach_terminal_is_raw() {
         b"",
         None,
     );
-    let mut data = Vec::new();
-    client.read_to_end(&mut data).unwrap();
+    let data = read_all(&mut client);
     handle.join().unwrap().unwrap();
+
+    // A terminal's output is not multiplexed into frames.
     let header = ocirt::attach::http::HIJACK_HEADER;
     assert!(
         data.starts_with(header),
@@ -663,15 +681,9 @@ fn http_attach_terminal_is_raw() {
 #[test]
 fn http_attach_large_output_and_binary() {
     let env = TestEnv::new();
-    let ctr = env.container(
-        "httpbig",
-        &[
-            "sh",
-            "-c",
-            "yes 0123456789abcdef | head -c 4194304; printf '\\000\\377'",
-        ],
-    );
-    env.runtime.create_container(&ctr, None).unwrap();
+    let script = format!("{}; printf '\\000\\377'", yes_command(4_194_304));
+    let ctr = env.created("httpbig", &["sh", "-c", &script]);
+
     let (mut client, handle) = http_attach(
         &env,
         &ctr,
@@ -679,15 +691,10 @@ fn http_attach_large_output_and_binary() {
         b"",
         None,
     );
-    let mut data = Vec::new();
-    client.read_to_end(&mut data).unwrap();
+    let data = read_all(&mut client);
     handle.join().unwrap().unwrap();
-    let mut expected: Vec<u8> = b"0123456789abcdef\n"
-        .iter()
-        .copied()
-        .cycle()
-        .take(4_194_304)
-        .collect();
+
+    let mut expected = yes_output(4_194_304);
     expected.extend_from_slice(b"\x00\xff");
     assert!(
         payload(&demux(&data), 1) == expected,
@@ -700,10 +707,11 @@ fn http_attach_stdin_eof_keeps_output_flowing() {
     let env = TestEnv::new();
     let ctr = with_stdin(&env, "httpcat", &["sh", "-c", "cat; echo after-eof"]);
     let (mut client, handle) = http_attach(&env, &ctr, json!({"start": true}), b"pre-", None);
+
+    // The buffered bytes reach stdin before what the client sends.
     client.write_all(b"hello\n").unwrap();
     client.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut data = Vec::new();
-    client.read_to_end(&mut data).unwrap();
+    let data = read_all(&mut client);
     assert_eq!(handle.join().unwrap().unwrap(), AttachOutcome::Ended);
     assert_eq!(payload(&demux(&data), 1), b"pre-hello\nafter-eof\n");
     assert_eq!(env.runtime.wait_container(&ctr, WAIT).unwrap(), 0);
@@ -713,33 +721,46 @@ fn http_attach_stdin_eof_keeps_output_flowing() {
 fn http_attach_detach_and_cancel() {
     let env = TestEnv::new();
     let ctr = created_terminal(&env, "httpdetach", &["sleep", "1000"]);
+
     let (mut client, handle) = http_attach(&env, &ctr, json!({"start": true}), b"", None);
     client.write_all(b"\x10\x11").unwrap();
     assert_eq!(handle.join().unwrap().unwrap(), AttachOutcome::Detached);
-    let mut rest = Vec::new();
-    client.read_to_end(&mut rest).unwrap();
+    read_all(&mut client);
 
+    // The hijack header goes out once the attach has connected to conmon, so reading it
+    // first makes the cancel arrive while the session runs.
     let cancel = Arc::new(ocirt::cancel::Cancel::new().unwrap());
-    let (_client, handle) = http_attach(&env, &ctr, json!({}), b"", Some(Arc::clone(&cancel)));
-    std::thread::sleep(Duration::from_millis(200));
+    let (mut client, handle) = http_attach(
+        &env,
+        &ctr,
+        json!({"hijack_header": true}),
+        b"",
+        Some(Arc::clone(&cancel)),
+    );
+    let header = ocirt::attach::http::HIJACK_HEADER;
+    let mut received = vec![0; header.len()];
+    client.read_exact(&mut received).unwrap();
+    assert_eq!(received, header);
     let fired = Instant::now();
     cancel.trigger().unwrap();
     let err = handle.join().unwrap().unwrap_err();
-    assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_CANCELLED);
+    assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_CANCELLED, "{}", err);
+    // A generous bound that only detects a session that ignores the cancel.
     assert!(
         fired.elapsed() < Duration::from_secs(2),
         "{:?}",
         fired.elapsed()
     );
+
     env.runtime.update_container_status(&ctr).unwrap();
     assert_eq!(ctr.load_state().unwrap().status, Status::Running);
 }
 
 #[test]
-fn http_attach_to_gone_client_does_not_raise_sigpipe() {
+fn http_attach_survives_gone_client() {
     let env = TestEnv::new();
-    let ctr = env.container("gone", &["sh", "-c", "sleep 0.5; yes | head -c 1000000"]);
-    env.runtime.create_container(&ctr, None).unwrap();
+    let ctr = env.created("gone", &["sh", "-c", "sleep 0.5; yes | head -c 1000000"]);
+
     let (client, handle) = http_attach(
         &env,
         &ctr,
@@ -748,8 +769,9 @@ fn http_attach_to_gone_client_does_not_raise_sigpipe() {
         None,
     );
     drop(client);
-    // The process survives (SIGPIPE would kill the test binary) and the call reports the I/O
-    // failure.
+
+    // The test process survives, although SIGPIPE would kill it, and the call reports the
+    // I/O failure.
     let err = handle.join().unwrap().unwrap_err();
     assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_IO, "{}", err);
     assert_eq!(env.runtime.wait_container(&ctr, WAIT).unwrap(), 0);
@@ -760,20 +782,26 @@ fn http_attach_ends_after_self_exit() {
     let env = TestEnv::new();
     let ctr = env.running("httpend", &["sh", "-c", "sleep 2; echo end"]);
     let started = Instant::now();
+
     let (mut client, handle) = http_attach(&env, &ctr, json!({"stdin": false}), b"", None);
-    let mut data = Vec::new();
-    client.read_to_end(&mut data).unwrap();
+    let data = read_all(&mut client);
     assert_eq!(handle.join().unwrap().unwrap(), AttachOutcome::Ended);
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // The container runs for 2 s, so the bound detects a session that outlives it.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(payload(&demux(&data), 1), b"end\n");
 }
 
 #[test]
 fn resize_through_conmon_fifo_before_start() {
-    // The library normally sets the size on the pty itself; this drives conmon's control FIFO,
-    // the path used when the pty cannot be opened, before the process starts.
+    // The library normally sets the size on the pty itself. This test drives conmon's control
+    // FIFO before the process starts, which is the path used when the pty cannot be opened.
     let env = TestEnv::new();
     let ctr = created_terminal(&env, "fiforesize", &["sh", "-c", "sleep 1; stty size"]);
+    // conmon applies the message asynchronously, which the 1 s sleep before stty allows for.
     ocirt::attach::resize::resize(&ctr.file("ctl"), 120, 40, "test").unwrap();
     let out = Collected::default();
     let session = attach(&env, &ctr, json!({"start": true}), &out);
@@ -785,48 +813,58 @@ fn resize_through_conmon_fifo_before_start() {
 fn detach_closes_stdin_unless_left_open() {
     let env = TestEnv::new();
     let script = "while read line; do echo got:$line; done; echo eof; sleep 1000";
+
     // conmon closes a non-terminal container's stdin when a session with stdin goes away.
     let ctr = with_stdin(&env, "closes", &["sh", "-c", script]);
     let out = Collected::default();
     let session = attach(&env, &ctr, json!({"stdin": true, "start": true}), &out);
     session.write(b"a\n").unwrap();
-    assert!(out.wait_for_stdout(b"got:a", Duration::from_secs(10)));
+    out.expect_stdout(b"got:a");
     session.detach();
     assert_eq!(ended(&session), AttachOutcome::Detached);
-    assert!(eventually(Duration::from_secs(10), || {
-        String::from_utf8_lossy(&std::fs::read(ctr.log_path()).unwrap_or_default()).contains("eof")
-    }));
+    assert!(
+        eventually(Duration::from_secs(10), || log_contains(&ctr, "eof")),
+        "stdin stayed open: {}",
+        log_text(&ctr)
+    );
 
-    // With leave_stdin_open the next session goes on writing.
-    let ctr = env.container_with(
+    // With leave_stdin_open, the next session goes on writing.
+    let ctr = env.created_with(
         "leftopen",
         spec(&["sh", "-c", script]),
         json!({"stdin": true, "leave_stdin_open": true}),
     );
-    env.runtime.create_container(&ctr, None).unwrap();
     let out = Collected::default();
     let session = attach(&env, &ctr, json!({"stdin": true, "start": true}), &out);
     session.write(b"a\n").unwrap();
-    assert!(out.wait_for_stdout(b"got:a", Duration::from_secs(10)));
+    out.expect_stdout(b"got:a");
     session.detach();
     assert_eq!(ended(&session), AttachOutcome::Detached);
+
     let out = Collected::default();
     let again = attach(&env, &ctr, json!({"stdin": true}), &out);
     again.write(b"b\n").unwrap();
-    assert!(out.wait_for_stdout(b"got:b", Duration::from_secs(10)));
-    assert!(!String::from_utf8_lossy(&std::fs::read(ctr.log_path()).unwrap()).contains("eof"));
-    let err = again.write(b"c\n").and_then(|_| {
-        again.detach();
-        again.write(b"d\n")
-    });
-    assert!(err.unwrap_err().message().contains("attach again"));
+    out.expect_stdout(b"got:b");
+    assert!(
+        !log_contains(&ctr, "eof"),
+        "stdin closed: {}",
+        log_text(&ctr)
+    );
+
+    // After a detach, a write fails, and its message asks the caller to attach again.
+    again.write(b"c\n").unwrap();
+    again.detach();
+    let err = again.write(b"d\n").unwrap_err();
+    assert!(err.message().contains("attach again"), "{}", err);
 }
 
 #[test]
-fn attach_needs_a_stream() {
+fn attach_options_reject_bad_values() {
     let err = AttachOptions::from_json(Some(r#"{"stdout": false, "stderr": false}"#)).unwrap_err();
     assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_INVALID_ARGUMENT);
     assert!(err.message().contains("at least one"), "{}", err);
+
+    // A width needs a height.
     let err = AttachOptions::from_json(Some(r#"{"width": 80}"#)).unwrap_err();
     assert!(err.message().contains("height none"), "{}", err);
 }

@@ -17,18 +17,11 @@ use ocirt::ffi::*;
 use ocirt::ocirt_result;
 use ocirt::ocirt_result::*;
 
-fn last_error() -> String {
-    // SAFETY: the library returns a valid NUL-terminated string.
-    unsafe { CStr::from_ptr(ocirt_last_error_message()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
 fn c(text: &str) -> CString {
     CString::new(text).unwrap()
 }
 
-/// Every function the header declares, by name.
+/// Returns the names of the functions that include/ocirt.h declares.
 fn header_functions() -> BTreeSet<String> {
     let header = fs::read_to_string(repo_root().join("include/ocirt.h")).unwrap();
     let mut names = BTreeSet::new();
@@ -110,7 +103,15 @@ fn every_export_runs_inside_the_panic_catcher() {
         header_functions(),
         "src/ffi and include/ocirt.h disagree"
     );
-    assert!(exported.iter().all(|n| n.starts_with("ocirt_")));
+    let unprefixed: Vec<&String> = exported
+        .iter()
+        .filter(|n| !n.starts_with("ocirt_"))
+        .collect();
+    assert!(
+        unprefixed.is_empty(),
+        "exports without the ocirt_ prefix: {:?}",
+        unprefixed
+    );
 }
 
 #[test]
@@ -119,7 +120,7 @@ fn every_header_item_is_documented() {
     let lines: Vec<&str> = header.lines().collect();
     let mut undocumented = Vec::new();
     for (index, line) in lines.iter().enumerate() {
-        // cbindgen follows each enum with typedefs of the same name; the enum carries the doc.
+        // cbindgen follows each enum with a typedef of the same name, and the enum has the doc.
         let enum_typedef = line.starts_with("typedef enum") || line.starts_with("typedef int32_t");
         let item = line.starts_with("enum ")
             || line.starts_with("typedef ")
@@ -165,20 +166,25 @@ fn header_matches_generated() {
 #[test]
 fn result_names_cover_every_code() {
     for &code in ocirt_result::all() {
-        // SAFETY: static string.
+        // SAFETY: ocirt_result_name returns a static NUL-terminated string for any value.
         let name = unsafe { CStr::from_ptr(ocirt_result_name(code as i32)) }
             .to_str()
             .unwrap();
         assert_eq!(name, format!("{:?}", code));
     }
+
+    // SAFETY: as above. ocirt_version also returns a static string.
     let unknown = unsafe { CStr::from_ptr(ocirt_result_name(9999)) }
         .to_str()
         .unwrap();
     assert_eq!(unknown, "OCIRT_UNKNOWN_RESULT");
+
     let version = unsafe { CStr::from_ptr(ocirt_version()) }.to_str().unwrap();
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
 }
 
+/// A runtime handle with two container handles: `container` is configured and `deleted` was
+/// deleted right after it was configured.
 struct Handles {
     /// Keeps the test's directories and containers until the handles are gone.
     _env: TestEnv,
@@ -197,6 +203,7 @@ impl Drop for Handles {
     }
 }
 
+/// Creates the runtime and container handles through the C functions.
 fn handles() -> Handles {
     let env = TestEnv::new();
     let mut runtime = ptr::null_mut();
@@ -205,7 +212,7 @@ fn handles() -> Handles {
         unsafe { ocirt_runtime_new(config.as_ptr(), &mut runtime) },
         OCIRT_OK,
         "{}",
-        last_error()
+        ffi_last_error()
     );
     let make = |name: &str| {
         let config = serde_json::json!({"id": unique_id(name), "spec": spec(&["sleep", "1000"]), "rootfs": rootfs()});
@@ -215,7 +222,7 @@ fn handles() -> Handles {
             unsafe { ocirt_container_new(runtime, config.as_ptr(), &mut container) },
             OCIRT_OK,
             "{}",
-            last_error()
+            ffi_last_error()
         );
         container
     };
@@ -225,7 +232,7 @@ fn handles() -> Handles {
         unsafe { ocirt_container_delete(deleted) },
         OCIRT_OK,
         "{}",
-        last_error()
+        ffi_last_error()
     );
     Handles {
         _env: env,
@@ -267,6 +274,7 @@ fn utf8_ptr() -> *const c_char {
     INVALID_UTF8.as_ptr().cast()
 }
 
+/// Returns the JSON of a container config with `id`, which may be invalid.
 fn container_config(id: &str) -> CString {
     let mut config = serde_json::json!({"spec": spec(&["true"]), "rootfs": rootfs()});
     config["id"] = serde_json::Value::String(id.to_string());
@@ -274,6 +282,7 @@ fn container_config(id: &str) -> CString {
 }
 
 #[rustfmt::skip]
+/// Returns one or more bad calls of each fallible export, with the expected result.
 fn bad_calls() -> Vec<BadCall> {
     let mut calls = vec![
         bad("ocirt_set_log_callback", INVALID, "log level 42", |_| unsafe { ocirt_set_log_callback(42, None, ptr::null_mut()) }),
@@ -442,6 +451,7 @@ const INFALLIBLE: [&str; 8] = [
     "ocirt_cancel_free",
 ];
 
+/// Returns attach callbacks that set nothing.
 fn no_callbacks() -> ocirt::ffi::attach::ocirt_attach_callbacks {
     ocirt::ffi::attach::ocirt_attach_callbacks {
         userdata: ptr::null_mut(),
@@ -475,7 +485,7 @@ fn bad_input_table_covers_every_export() {
 
     for call in &calls {
         let code = (call.call)(&handles);
-        let message = last_error();
+        let message = ffi_last_error();
         assert_eq!(
             code, call.expected,
             "{}: got {:?}: {}",
@@ -500,6 +510,8 @@ fn bad_input_table_covers_every_export() {
 #[test]
 fn outputs_untouched_on_failure() {
     let handles = handles();
+
+    // Each failing call gets an output that contains a sentinel value, which must survive.
     let sentinel_ptr = 0x5a5a as *mut c_char;
     let mut text = sentinel_ptr;
     assert_eq!(
@@ -507,18 +519,21 @@ fn outputs_untouched_on_failure() {
         GONE
     );
     assert_eq!(text, sentinel_ptr);
+
     let mut code = -12345;
     assert_eq!(
         unsafe { ocirt_container_wait(handles.container, 10, ptr::null(), &mut code) },
         OCIRT_ERR_CONTAINER_STATE_INVALID
     );
     assert_eq!(code, -12345);
+
     let mut runtime = 0x77 as *mut ocirt_runtime;
     assert_eq!(
         unsafe { ocirt_runtime_new(c(r#"{"nope": 1}"#).as_ptr(), &mut runtime) },
         INVALID
     );
     assert_eq!(runtime as usize, 0x77);
+
     let mut container = 0x99 as *mut ocirt_container;
     assert_eq!(
         unsafe { ocirt_container_open(handles.runtime, c("absent").as_ptr(), &mut container) },
@@ -530,14 +545,17 @@ fn outputs_untouched_on_failure() {
 #[test]
 fn last_error_is_per_thread_and_never_null() {
     let other = std::thread::spawn(|| {
-        assert_eq!(last_error(), "");
+        assert_eq!(ffi_last_error(), "");
         unsafe { ocirt_runtime_name(ptr::null(), &mut ptr::null()) };
-        last_error()
+        ffi_last_error()
     })
     .join()
     .unwrap();
-    assert!(other.contains("runtime"));
-    assert!(!ocirt_last_error_message().is_null());
+    assert!(other.contains("runtime"), "{:?}", other);
+    assert!(
+        !ocirt_last_error_message().is_null(),
+        "the message is NULL on a thread without failures"
+    );
 }
 
 #[test]
@@ -547,33 +565,38 @@ fn lifecycle_through_c_functions() {
         let mut name = ptr::null();
         assert_eq!(ocirt_runtime_name(handles.runtime, &mut name), OCIRT_OK);
         assert_eq!(CStr::from_ptr(name).to_str().unwrap(), "runc");
+
         let mut info = ptr::null_mut();
         assert_eq!(
             ocirt_runtime_info(handles.runtime, &mut info),
             OCIRT_OK,
             "{}",
-            last_error()
+            ffi_last_error()
         );
         let parsed: serde_json::Value =
             serde_json::from_str(CStr::from_ptr(info).to_str().unwrap()).unwrap();
         ocirt_string_free(info);
-        assert!(parsed["conmon"]["version"]
-            .as_str()
-            .unwrap()
-            .starts_with("conmon version"));
+        let conmon_version = parsed["conmon"]["version"].as_str().unwrap();
+        assert!(
+            conmon_version.starts_with("conmon version"),
+            "{}",
+            conmon_version
+        );
+
         let mut checkpoint = false;
         assert_eq!(
             ocirt_runtime_supports_checkpoint(handles.runtime, &mut checkpoint),
             OCIRT_OK
         );
 
+        // The list contains the configured container and not the deleted one.
         let ctr = handles.container;
         let mut list = ptr::null_mut();
         assert_eq!(
             ocirt_runtime_list_containers(handles.runtime, &mut list),
             OCIRT_OK,
             "{}",
-            last_error()
+            ffi_last_error()
         );
         let listed: serde_json::Value =
             serde_json::from_str(CStr::from_ptr(list).to_str().unwrap()).unwrap();
@@ -594,8 +617,9 @@ fn lifecycle_through_c_functions() {
             ocirt_container_create(ctr, ptr::null()),
             OCIRT_OK,
             "{}",
-            last_error()
+            ffi_last_error()
         );
+
         // A wait with a triggered cancel token returns at once and writes nothing.
         let mut cancel = ptr::null_mut();
         assert_eq!(ocirt_cancel_new(&mut cancel), OCIRT_OK);
@@ -607,12 +631,13 @@ fn lifecycle_through_c_functions() {
         );
         assert_eq!(cancelled_code, 5);
         ocirt_cancel_free(cancel);
-        assert_eq!(ocirt_container_start(ctr), OCIRT_OK, "{}", last_error());
+
+        assert_eq!(ocirt_container_start(ctr), OCIRT_OK, "{}", ffi_last_error());
         assert_eq!(
             ocirt_container_update_status(ctr),
             OCIRT_OK,
             "{}",
-            last_error()
+            ffi_last_error()
         );
         let mut state = ptr::null_mut();
         assert_eq!(ocirt_container_state_json(ctr, &mut state), OCIRT_OK);
@@ -620,6 +645,7 @@ fn lifecycle_through_c_functions() {
             serde_json::from_str(CStr::from_ptr(state).to_str().unwrap()).unwrap();
         ocirt_string_free(state);
         assert_eq!(parsed["status"], "running");
+
         let mut path = ptr::null_mut();
         assert_eq!(ocirt_container_exit_file_path(ctr, &mut path), OCIRT_OK);
         let exit_path = CStr::from_ptr(path).to_str().unwrap().to_string();
@@ -628,7 +654,7 @@ fn lifecycle_through_c_functions() {
             ocirt_container_stop(ctr, 1, false),
             OCIRT_OK,
             "{}",
-            last_error()
+            ffi_last_error()
         );
         let mut code = 0;
         assert_eq!(
@@ -637,6 +663,11 @@ fn lifecycle_through_c_functions() {
         );
         assert_eq!(code, 137);
         assert_eq!(fs::read_to_string(exit_path).unwrap(), "137");
-        assert_eq!(ocirt_container_delete(ctr), OCIRT_OK, "{}", last_error());
+        assert_eq!(
+            ocirt_container_delete(ctr),
+            OCIRT_OK,
+            "{}",
+            ffi_last_error()
+        );
     }
 }

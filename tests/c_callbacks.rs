@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::ffi::{c_int, c_void, CStr, CString};
+use std::ffi::{c_int, c_void, CString};
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -16,7 +16,8 @@ use ocirt::ocirt_result;
 use ocirt::ocirt_result::*;
 use sha2::{Digest, Sha256};
 
-/// What the callbacks of one session record.
+/// The calls and data that the callbacks of one session record. With `abort_after` set,
+/// `on_stdout` returns 7 from that call on.
 #[derive(Default)]
 struct Record {
     stdout: Mutex<Sha256>,
@@ -73,13 +74,9 @@ fn callbacks(record: &Record) -> ocirt_attach_callbacks {
     }
 }
 
-fn last_error() -> String {
-    unsafe { CStr::from_ptr(ocirt::ffi::ocirt_last_error_message()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
+/// A runtime handle that the C functions created for the test's directories.
 struct Handles {
+    /// Keeps the test's directories and containers until the runtime handle is gone.
     _env: TestEnv,
     runtime: *mut ocirt_runtime,
 }
@@ -98,12 +95,12 @@ fn runtime() -> Handles {
         unsafe { ocirt_runtime_new(config.as_ptr(), &mut runtime) },
         OCIRT_OK,
         "{}",
-        last_error()
+        ffi_last_error()
     );
     Handles { _env: env, runtime }
 }
 
-/// Configures and creates a container; deleted and freed by the returned guard.
+/// A container handle that is deleted and freed on drop.
 struct Ctr(*mut ocirt_container);
 
 impl Drop for Ctr {
@@ -115,6 +112,8 @@ impl Drop for Ctr {
     }
 }
 
+/// Configures and creates a container running `args` through the C functions. `extra` adds
+/// fields to the container config.
 fn created(handles: &Handles, args: &[&str], extra: serde_json::Value) -> Ctr {
     let mut config =
         serde_json::json!({"id": unique_id("cb"), "spec": spec(args), "rootfs": rootfs()});
@@ -128,27 +127,30 @@ fn created(handles: &Handles, args: &[&str], extra: serde_json::Value) -> Ctr {
             ocirt_container_new(handles.runtime, config.as_ptr(), &mut ctr),
             OCIRT_OK,
             "{}",
-            last_error()
+            ffi_last_error()
         );
         assert_eq!(
             ocirt_container_create(ctr, ptr::null()),
             OCIRT_OK,
             "{}",
-            last_error()
+            ffi_last_error()
         );
     }
     Ctr(ctr)
 }
 
+/// Attaches with the callbacks that fill `record`. The session must end before `record`
+/// goes away.
 fn attach(ctr: &Ctr, options: &str, record: &Record) -> *mut ocirt_attach {
     let options = CString::new(options).unwrap();
     let mut attach = ptr::null_mut();
     let rc =
         unsafe { ocirt_container_attach(ctr.0, options.as_ptr(), &callbacks(record), &mut attach) };
-    assert_eq!(rc, OCIRT_OK, "{}", last_error());
+    assert_eq!(rc, OCIRT_OK, "{}", ffi_last_error());
     attach
 }
 
+/// Waits up to 120 s for the session to end and returns the result and outcome.
 fn wait(attach: *mut ocirt_attach) -> (ocirt_result, ocirt_attach_outcome) {
     let mut outcome = ocirt_attach_outcome::OCIRT_ATTACH_ENDED;
     let mut code = 0;
@@ -162,20 +164,18 @@ fn quarter_gibibyte_arrives_byte_exact() {
     let size: usize = 256 * 1024 * 1024;
     let ctr = created(
         &handles,
-        &[
-            "sh",
-            "-c",
-            &format!("yes 0123456789abcdef | head -c {}", size),
-        ],
+        &["sh", "-c", &yes_command(size)],
         serde_json::json!({"log_driver": "none"}),
     );
+
     let record = Record::default();
     let session = attach(&ctr, r#"{"start": true}"#, &record);
     let (rc, outcome) = wait(session);
-    assert_eq!(rc, OCIRT_OK, "{}", last_error());
+    assert_eq!(rc, OCIRT_OK, "{}", ffi_last_error());
     assert_eq!(outcome, ocirt_attach_outcome::OCIRT_ATTACH_ENDED);
     unsafe { ocirt_attach_free(session) };
 
+    // Hash the expected output in blocks rather than building all 256 MiB of it.
     let mut expected = Sha256::new();
     let line = b"0123456789abcdef\n";
     let block: Vec<u8> = line
@@ -195,6 +195,7 @@ fn quarter_gibibyte_arrives_byte_exact() {
         record.stdout.lock().unwrap().clone().finalize(),
         expected.finalize()
     );
+    // A container attach reports no exit code, so on_done gets -1.
     assert_eq!(*record.done.lock().unwrap(), vec![(OCIRT_OK, -1)]);
     assert_eq!(record.freed.load(Ordering::SeqCst), 1);
 }
@@ -212,12 +213,13 @@ fn callback_abort_ends_session() {
         ..Record::default()
     };
     let session = attach(&ctr, r#"{"start": true}"#, &record);
+
     let (rc, _) = wait(session);
     assert_eq!(rc, OCIRT_ERR_CALLBACK_ABORTED);
     assert!(
-        last_error().contains("on_stdout callback returned 7"),
+        ffi_last_error().contains("on_stdout callback returned 7"),
         "{}",
-        last_error()
+        ffi_last_error()
     );
     assert_eq!(record.calls.load(Ordering::SeqCst), 3);
     assert_eq!(
@@ -242,12 +244,14 @@ fn write_reports_detach_and_free_cancels() {
         r#"{"start": true, "stdin": true, "detach_keys": "ctrl-a,d"}"#,
         &record,
     );
+
+    // The keys arrive in two writes, and only the second completes the sequence.
     unsafe {
         assert_eq!(
             ocirt_attach_write(session, b"ab\x01".as_ptr(), 3),
             OCIRT_OK,
             "{}",
-            last_error()
+            ffi_last_error()
         );
         assert_eq!(
             ocirt_attach_write(session, b"d".as_ptr(), 1),
@@ -286,15 +290,23 @@ fn failed_attach_does_not_take_userdata() {
     let record = Record::default();
     let options = CString::new(r#"{"stdin": true}"#).unwrap();
     let mut attach = ptr::null_mut();
+
+    // The container has no stdin, so the attach fails before it takes the callbacks.
     let rc = unsafe {
         ocirt_container_attach(ctr.0, options.as_ptr(), &callbacks(&record), &mut attach)
     };
     assert_eq!(rc, OCIRT_ERR_INVALID_ARGUMENT);
-    assert!(attach.is_null());
+    assert!(attach.is_null(), "the output handle was set");
     assert_eq!(record.freed.load(Ordering::SeqCst), 0);
-    assert!(record.done.lock().unwrap().is_empty());
+    assert!(
+        record.done.lock().unwrap().is_empty(),
+        "on_done ran: {:?}",
+        record.done.lock().unwrap()
+    );
 }
 
+/// Calls ocirt_attach_wait on the session from its own on_done callback and stores the
+/// result. `userdata` points to the handle slot and the result slot.
 unsafe extern "C" fn wait_inside_done(
     userdata: *mut c_void,
     _result: ocirt_result,
@@ -309,7 +321,7 @@ unsafe extern "C" fn wait_inside_done(
 }
 
 #[test]
-fn wait_inside_a_callback_fails_instead_of_hanging() {
+fn wait_inside_callback_fails() {
     let handles = runtime();
     let ctr = created(&handles, &["true"], serde_json::json!({}));
     let slot: (Mutex<*mut ocirt_attach>, Mutex<Option<ocirt_result>>) =
@@ -328,9 +340,11 @@ fn wait_inside_a_callback_fails_instead_of_hanging() {
         let options = CString::new(r#"{"start": true}"#).unwrap();
         let rc =
             unsafe { ocirt_container_attach(ctr.0, options.as_ptr(), &callbacks, &mut attach) };
-        assert_eq!(rc, OCIRT_OK, "{}", last_error());
+        assert_eq!(rc, OCIRT_OK, "{}", ffi_last_error());
         *guard = attach;
     }
+
+    // The inner wait fails instead of waiting for the callback that runs it.
     let (rc, _) = wait(attach);
     assert_eq!(rc, OCIRT_OK);
     assert_eq!(*slot.1.lock().unwrap(), Some(OCIRT_ERR_INVALID_ARGUMENT));

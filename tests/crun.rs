@@ -1,25 +1,40 @@
-//! The lifecycle, attach and exec behaviours again on crun, where crun can run here: in a
-//! private mount namespace with a pure cgroup2 hierarchy mounted at /sys/fs/cgroup (crun
-//! refuses the host's hybrid cgroup layout), and with specs that set no cgroup resources.
+//! The lifecycle, attach and exec checks again on crun. crun rejects the host's hybrid cgroup
+//! layout, so the checks run in a private mount namespace with a pure cgroup2 hierarchy
+//! mounted at /sys/fs/cgroup, and with specs that set no cgroup resources.
 
 mod common;
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ocirt::attach::{AttachOptions, AttachOutcome};
+use ocirt::attach::{AttachOptions, AttachOutcome, AttachSession};
 use ocirt::exec::{ExecOptions, Streams};
-use ocirt::{ocirt_result, OciRuntime, Status};
+use ocirt::{ocirt_result, Container, OciRuntime, Status};
 use serde_json::json;
 
 const CHILD_VAR: &str = "OCIRT_TEST_CRUN_CHILD";
 const WAIT: Option<Duration> = Some(Duration::from_secs(30));
 
+/// Returns the bundle's spec without cgroup resources, which crun cannot apply here.
 fn crun_spec(args: &[&str]) -> serde_json::Value {
     let mut spec = spec(args);
     spec["linux"].as_object_mut().unwrap().remove("resources");
     spec
+}
+
+/// Configures and creates a container with `spec`, which comes from [`crun_spec`].
+fn crun_created(env: &TestEnv, name: &str, spec: serde_json::Value) -> Arc<Container> {
+    env.created_with(name, spec, json!({}))
+}
+
+/// Attaches to a created container with "start" and returns the session and its output.
+fn attach_and_start(env: &TestEnv, ctr: &Container) -> (AttachSession, Collected) {
+    let out = Collected::default();
+    let options = AttachOptions::from_json(Some(r#"{"start": true}"#)).unwrap();
+    let session = env.runtime.attach(ctr, &options, out.sink()).unwrap();
+    (session, out)
 }
 
 #[test]
@@ -56,7 +71,7 @@ fn crun_in_private_cgroup2_namespace() {
     assert!(stdout.contains("crun checks passed"), "{}", stdout);
 }
 
-/// Runs the checks on crun; only as the child of the test above, inside its namespace.
+/// Runs the checks on crun, only as the child of the test above and inside its namespace.
 #[test]
 #[ignore = "runs only as the child process of crun_in_private_cgroup2_namespace"]
 fn crun_child() {
@@ -64,24 +79,30 @@ fn crun_child() {
         return;
     }
     let env = TestEnv::with_config(json!({"name": "crun"}));
-    assert!(env.runtime.path().ends_with("crun"));
-
-    // Exit code and log.
-    let ctr = env.container_with(
-        "exit3",
-        crun_spec(&["sh", "-c", "echo out; exit 3"]),
-        json!({}),
+    assert!(
+        env.runtime.path().ends_with("crun"),
+        "{}",
+        env.runtime.path().display()
     );
-    env.runtime.create_container(&ctr, None).unwrap();
+
+    check_exit_code_and_log(&env);
+    check_kill_and_stop(&env);
+    check_attach(&env);
+    check_exec(&env);
+    println!("crun checks passed");
+}
+
+fn check_exit_code_and_log(env: &TestEnv) {
+    let ctr = crun_created(env, "exit3", crun_spec(&["sh", "-c", "echo out; exit 3"]));
     env.runtime.start_container(&ctr).unwrap();
     assert_eq!(env.runtime.wait_container(&ctr, WAIT).unwrap(), 3);
-    assert!(std::fs::read_to_string(ctr.log_path())
-        .unwrap()
-        .contains("stdout F out"));
+    let log = log_text(&ctr);
+    assert!(log.contains("stdout F out"), "{}", log);
+}
 
-    // SIGKILL gives 137; stop honours the grace period of a trapping shell.
-    let ctr = env.container_with("kill", crun_spec(&["sleep", "1000"]), json!({}));
-    env.runtime.create_container(&ctr, None).unwrap();
+/// Checks that SIGKILL gives 137 and that stop returns once a trapping shell exits.
+fn check_kill_and_stop(env: &TestEnv) {
+    let ctr = crun_created(env, "kill", crun_spec(&["sleep", "1000"]));
     env.runtime.start_container(&ctr).unwrap();
     env.runtime
         .kill_container(&ctr, libc::SIGKILL, false)
@@ -91,96 +112,74 @@ fn crun_child() {
         .runtime
         .kill_container(&ctr, libc::SIGKILL, false)
         .unwrap_err();
-    assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_CONTAINER_STATE_INVALID);
-    let ctr = env.container_with(
+    assert_eq!(
+        err.kind(),
+        ocirt_result::OCIRT_ERR_CONTAINER_STATE_INVALID,
+        "{}",
+        err
+    );
+
+    let ctr = crun_created(
+        env,
         "grace",
         crun_spec(&[
             "sh",
             "-c",
             "trap 'exit 0' TERM; echo ready; while :; do sleep 1; done",
         ]),
-        json!({}),
     );
-    env.runtime.create_container(&ctr, None).unwrap();
-    let out = Collected::default();
-    let session = env
-        .runtime
-        .attach(
-            &ctr,
-            &AttachOptions::from_json(Some(r#"{"start": true}"#)).unwrap(),
-            out.sink(),
-        )
-        .unwrap();
-    assert!(out.wait_for_stdout(b"ready", Duration::from_secs(10)));
+    let (session, out) = attach_and_start(env, &ctr);
+    out.expect_stdout(b"ready");
+    // The shell exits on SIGTERM, so stop must return long before the 10 s grace period.
     let stopped = Instant::now();
     env.runtime.stop_container(&ctr, 10, false).unwrap();
-    assert!(stopped.elapsed() < Duration::from_secs(3));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "stop returned after {:?}",
+        stopped.elapsed()
+    );
     assert_eq!(ctr.load_state().unwrap().exit_code, Some(0));
     assert_eq!(session.wait(WAIT).unwrap().0.unwrap(), AttachOutcome::Ended);
+}
 
-    // Start after attach loses nothing, and large output arrives complete.
-    for _ in 0..10 {
-        let ctr = env.container_with("early", crun_spec(&["echo", "hi"]), json!({}));
-        env.runtime.create_container(&ctr, None).unwrap();
-        let out = Collected::default();
-        let session = env
-            .runtime
-            .attach(
-                &ctr,
-                &AttachOptions::from_json(Some(r#"{"start": true}"#)).unwrap(),
-                out.sink(),
-            )
-            .unwrap();
+/// Checks that start after attach loses no output, that large output arrives complete and
+/// that a terminal sized before start reports the size.
+fn check_attach(env: &TestEnv) {
+    for iteration in 0..10 {
+        let ctr = crun_created(env, "early", crun_spec(&["echo", "hi"]));
+        let (session, out) = attach_and_start(env, &ctr);
         assert_eq!(session.wait(WAIT).unwrap().0.unwrap(), AttachOutcome::Ended);
-        assert_eq!(out.stdout(), b"hi\n");
+        assert_eq!(out.stdout(), b"hi\n", "iteration {}", iteration);
         env.runtime.delete_container(&ctr).unwrap();
     }
-    let ctr = env.container_with(
-        "big",
-        crun_spec(&["sh", "-c", "yes 0123456789abcdef | head -c 4194304"]),
-        json!({}),
-    );
-    env.runtime.create_container(&ctr, None).unwrap();
-    let out = Collected::default();
-    let session = env
-        .runtime
-        .attach(
-            &ctr,
-            &AttachOptions::from_json(Some(r#"{"start": true}"#)).unwrap(),
-            out.sink(),
-        )
-        .unwrap();
-    session.wait(WAIT).unwrap().0.unwrap();
-    let expected: Vec<u8> = b"0123456789abcdef\n"
-        .iter()
-        .copied()
-        .cycle()
-        .take(4_194_304)
-        .collect();
-    assert!(out.stdout() == expected);
 
-    // A terminal sized before start.
+    let ctr = crun_created(
+        env,
+        "big",
+        crun_spec(&["sh", "-c", &yes_command(4_194_304)]),
+    );
+    let (session, out) = attach_and_start(env, &ctr);
+    session.wait(WAIT).unwrap().0.unwrap();
+    assert!(
+        out.stdout() == yes_output(4_194_304),
+        "4 MiB of yes output differs"
+    );
+
     let mut tty = crun_spec(&["sh", "-c", "sleep 1; stty size"]);
     tty["process"]["terminal"] = json!(true);
-    let ctr = env.container_with("tty", tty, json!({}));
-    env.runtime.create_container(&ctr, None).unwrap();
+    let ctr = crun_created(env, "tty", tty);
     env.runtime.attach_resize(&ctr, 120, 40).unwrap();
-    let out = Collected::default();
-    let session = env
-        .runtime
-        .attach(
-            &ctr,
-            &AttachOptions::from_json(Some(r#"{"start": true}"#)).unwrap(),
-            out.sink(),
-        )
-        .unwrap();
+    let (session, out) = attach_and_start(env, &ctr);
     session.wait(WAIT).unwrap().0.unwrap();
     assert_eq!(out.stdout(), b"40 120\r\n");
+}
 
-    // Exec: exit codes, failures to start, terminal size, pause.
-    let ctr = env.container_with("exec", crun_spec(&["sleep", "1000"]), json!({}));
-    env.runtime.create_container(&ctr, None).unwrap();
+/// Checks exec exit codes, a failure to start, the terminal size of exec sessions, pause
+/// and the final stop and delete.
+fn check_exec(env: &TestEnv) {
+    let ctr = crun_created(env, "exec", crun_spec(&["sleep", "1000"]));
     env.runtime.start_container(&ctr).unwrap();
+
     for (cmd, expected) in [
         (vec!["true"], 0),
         (vec!["false"], 1),
@@ -196,8 +195,9 @@ fn crun_child() {
                 Streams::Sink(Collected::default().sink()),
             )
             .unwrap();
-        assert_eq!(session.wait(WAIT).unwrap().1, expected);
+        assert_eq!(session.wait(WAIT).unwrap().1, expected, "{:?}", cmd);
     }
+
     let options = ExecOptions::from_json(r#"{"cmd": ["/no/such/binary"]}"#).unwrap();
     let err = env
         .runtime
@@ -210,11 +210,15 @@ fn crun_child() {
         "{}",
         err
     );
+
+    // NOTE: crun 1.8.1 sometimes runs the command before its terminal is ready on stdin
+    // (`stty: standard input`, about 1 run in 10 on the development machine, never with
+    // runc). So the command waits 0.1 s before it reads the size set at start.
+    let options = ExecOptions::from_json(
+        r#"{"cmd": ["sh", "-c", "sleep 0.1; stty size"], "terminal": true, "width": 100, "height": 30}"#,
+    )
+    .unwrap();
     for iteration in 0..10 {
-        // NOTE: crun 1.8.1 now and then runs the command before its stdin terminal answers
-        // (`stty: standard input`, about 1 run in 10 here; never with runc), so the command
-        // waits a moment before it reads the size that runc and crun set at start.
-        let options = ExecOptions::from_json(r#"{"cmd": ["sh", "-c", "sleep 0.1; stty size"], "terminal": true, "width": 100, "height": 30}"#).unwrap();
         let out = Collected::default();
         let (_, session) = env
             .runtime
@@ -232,15 +236,22 @@ fn crun_child() {
             "iteration {}",
             iteration
         );
-        assert_eq!(code, 0);
+        assert_eq!(code, 0, "iteration {}", iteration);
     }
+
     env.runtime.pause_container(&ctr).unwrap();
     env.runtime.update_container_status(&ctr).unwrap();
     assert_eq!(ctr.load_state().unwrap().status, Status::Paused);
     env.runtime.unpause_container(&ctr).unwrap();
     env.runtime.stop_container(&ctr, 0, false).unwrap();
     assert_eq!(ctr.load_state().unwrap().exit_code, Some(137));
+
     env.runtime.delete_container(&ctr).unwrap();
-    assert!(!env.runc_ids().contains(&ctr.id().to_string()));
-    println!("crun checks passed");
+    let runc_ids = env.runc_ids();
+    assert!(
+        !runc_ids.contains(&ctr.id().to_string()),
+        "crun still lists {} in {:?}",
+        ctr.id(),
+        runc_ids
+    );
 }

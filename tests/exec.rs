@@ -50,10 +50,36 @@ fn exit_code_of(env: &TestEnv, ctr: &Container, cmd: &[&str]) -> i32 {
     exec_attached(env, ctr, json!({"cmd": cmd})).2
 }
 
+/// Starts a detached exec session and returns its pid and handle.
+fn exec_detached(
+    env: &TestEnv,
+    ctr: &Container,
+    id: &str,
+    value: serde_json::Value,
+) -> (i32, Box<dyn SessionHandle>) {
+    env.runtime
+        .exec_container(ctr, id, &options(value), Streams::Detached)
+        .unwrap()
+}
+
+/// Starts a detached exec session that must fail and returns the error.
+fn exec_error(env: &TestEnv, ctr: &Container, id: &str, value: serde_json::Value) -> ocirt::Error {
+    env.runtime
+        .exec_container(ctr, id, &options(value), Streams::Detached)
+        .map(|_| ())
+        .unwrap_err()
+}
+
+/// Returns the path of the exit file that conmon writes for an exec session.
+fn exec_exit_file(ctr: &Container, id: &str) -> std::path::PathBuf {
+    ctr.file("exec").join(id).join("exit").join(ctr.id())
+}
+
 #[test]
 fn exec_exit_codes_attached_and_detached() {
     let env = TestEnv::new();
     let ctr = env.running("codes", &["sleep", "1000"]);
+
     assert_eq!(exit_code_of(&env, &ctr, &["true"]), 0);
     assert_eq!(exit_code_of(&env, &ctr, &["false"]), 1);
     assert_eq!(exit_code_of(&env, &ctr, &["sh", "-c", "exit 42"]), 42);
@@ -64,32 +90,26 @@ fn exec_exit_codes_attached_and_detached() {
     );
 
     let id = session_id("detached");
-    let (pid, _handle) = env
-        .runtime
-        .exec_container(
-            &ctr,
-            &id,
-            &options(json!({"cmd": ["sh", "-c", "sleep 1; exit 7"]})),
-            Streams::Detached,
-        )
-        .unwrap();
-    assert!(pid > 0);
+    let (pid, _handle) = exec_detached(
+        &env,
+        &ctr,
+        &id,
+        json!({"cmd": ["sh", "-c", "sleep 1; exit 7"]}),
+    );
+    assert!(pid > 0, "exec pid {}", pid);
     let (running, code) = env.runtime.exec_update_status(&ctr, &id).unwrap();
-    assert!(running);
+    assert!(running, "detached exec ended before its 1 s sleep");
     assert_eq!(code, None);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let code = loop {
-        let (running, code) = env.runtime.exec_update_status(&ctr, &id).unwrap();
-        if !running {
-            break code;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "detached exec still running after 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(code, Some(7));
+
+    let mut status = (true, None);
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            status = env.runtime.exec_update_status(&ctr, &id).unwrap();
+            !status.0
+        }),
+        "detached exec still running after 10 s"
+    );
+    assert_eq!(status.1, Some(7));
 }
 
 #[test]
@@ -97,25 +117,29 @@ fn detached_handle_waits_for_exit_code() {
     let env = TestEnv::new();
     let ctr = env.running("detwait", &["sleep", "1000"]);
     let id = session_id("w");
-    let (_, handle) = env
-        .runtime
-        .exec_container(
-            &ctr,
-            &id,
-            &options(json!({"cmd": ["sh", "-c", "sleep 0.5; exit 9"]})),
-            Streams::Detached,
-        )
-        .unwrap();
-    assert!(handle.wait(Some(Duration::from_millis(10))).is_none());
+    let (_, handle) = exec_detached(
+        &env,
+        &ctr,
+        &id,
+        json!({"cmd": ["sh", "-c", "sleep 0.5; exit 9"]}),
+    );
+    assert!(
+        handle.wait(Some(Duration::from_millis(10))).is_none(),
+        "wait returned before the 0.5 s sleep ended"
+    );
+
     let (result, code) = handle.wait(WAIT).unwrap();
     assert_eq!(result.unwrap(), AttachOutcome::Ended);
     assert_eq!(code, 9);
-    let exit_file = ctr.file("exec").join(&id).join("exit").join(ctr.id());
-    assert_eq!(std::fs::read_to_string(exit_file).unwrap(), "9");
+    assert_eq!(
+        std::fs::read_to_string(exec_exit_file(&ctr, &id)).unwrap(),
+        "9"
+    );
     assert_eq!(
         env.runtime.exec_update_status(&ctr, &id).unwrap(),
         (false, Some(9))
     );
+
     let err = handle.write(b"x").unwrap_err();
     assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_EXEC_STATE_INVALID);
 }
@@ -126,16 +150,12 @@ fn missing_and_unexecutable_commands() {
     let ctr = env.running("notfound", &["sleep", "1000"]);
     for terminal in [false, true] {
         let id = session_id("missing");
-        let err = env
-            .runtime
-            .exec_container(
-                &ctr,
-                &id,
-                &options(json!({"cmd": ["/no/such/binary"], "terminal": terminal})),
-                Streams::Detached,
-            )
-            .map(|_| ())
-            .unwrap_err();
+        let err = exec_error(
+            &env,
+            &ctr,
+            &id,
+            json!({"cmd": ["/no/such/binary"], "terminal": terminal}),
+        );
         assert_eq!(
             err.kind(),
             ocirt_result::OCIRT_ERR_RUNTIME_NOT_FOUND,
@@ -150,16 +170,12 @@ fn missing_and_unexecutable_commands() {
         );
 
         let id = session_id("directory");
-        let err = env
-            .runtime
-            .exec_container(
-                &ctr,
-                &id,
-                &options(json!({"cmd": ["/etc"], "terminal": terminal})),
-                Streams::Detached,
-            )
-            .map(|_| ())
-            .unwrap_err();
+        let err = exec_error(
+            &env,
+            &ctr,
+            &id,
+            json!({"cmd": ["/etc"], "terminal": terminal}),
+        );
         assert_eq!(
             err.kind(),
             ocirt_result::OCIRT_ERR_RUNTIME_PERMISSION_DENIED,
@@ -172,6 +188,8 @@ fn missing_and_unexecutable_commands() {
             (false, Some(126))
         );
     }
+
+    // The failures leave the container and later execs working.
     assert_eq!(exit_code_of(&env, &ctr, &["sh", "-c", "exit 5"]), 5);
     env.runtime.update_container_status(&ctr).unwrap();
     assert_eq!(ctr.load_state().unwrap().status, Status::Running);
@@ -194,10 +212,9 @@ fn sync_and_exit_file_codes_agree() {
             )
             .unwrap();
         let (_, from_sync) = session.wait(WAIT).unwrap();
-        let exit_file = ctr.file("exec").join(&id).join("exit").join(ctr.id());
         assert_eq!(from_sync, code);
         assert_eq!(
-            std::fs::read_to_string(exit_file).unwrap(),
+            std::fs::read_to_string(exec_exit_file(&ctr, &id)).unwrap(),
             code.to_string()
         );
     }
@@ -207,34 +224,43 @@ fn sync_and_exit_file_codes_agree() {
 fn large_exec_output_is_complete() {
     let env = TestEnv::new();
     let ctr = env.running("bigexec", &["sleep", "1000"]);
-    let expected: Vec<u8> = b"0123456789abcdef\n"
-        .iter()
-        .copied()
-        .cycle()
-        .take(4_194_304)
-        .collect();
+    let expected = yes_output(4_194_304);
+
     for iteration in 0..10 {
+        // dd writes one byte per write(2), 500000 writes in all.
         let (stdout, stderr, code) = exec_attached(
             &env,
             &ctr,
             json!({"cmd": ["dd", "if=/dev/zero", "bs=1", "count=500000"]}),
         );
-        assert_eq!(code, 0);
+        assert_eq!(code, 0, "iteration {}", iteration);
         assert_eq!(stdout.len(), 500_000, "iteration {}", iteration);
-        assert!(stdout.iter().all(|b| *b == 0));
-        assert!(String::from_utf8_lossy(&stderr).contains("500000+0 records out"));
+        assert!(
+            stdout.iter().all(|b| *b == 0),
+            "iteration {}: dd output has a non-zero byte",
+            iteration
+        );
+        let stderr = String::from_utf8_lossy(&stderr);
+        assert!(
+            stderr.contains("500000+0 records out"),
+            "iteration {}: {}",
+            iteration,
+            stderr
+        );
+
         let (stdout, _, code) = exec_attached(
             &env,
             &ctr,
-            json!({"cmd": ["sh", "-c", "yes 0123456789abcdef | head -c 4194304"]}),
+            json!({"cmd": ["sh", "-c", yes_command(4_194_304)]}),
         );
-        assert_eq!(code, 0);
+        assert_eq!(code, 0, "iteration {}", iteration);
         assert!(
             stdout == expected,
             "iteration {}: yes output differs",
             iteration
         );
     }
+
     let (stdout, _, _) = exec_attached(&env, &ctr, json!({"cmd": ["printf", "\\377\\000x"]}));
     assert_eq!(stdout, b"\xff\x00x");
 }
@@ -256,8 +282,10 @@ fn exec_stdin_eof_ends_cat() {
     session.write(b"hello\n").unwrap();
     session.close_stdin().unwrap();
     let closed = Instant::now();
+
     let (result, code) = session.wait(WAIT).unwrap();
     assert_eq!(result.unwrap(), AttachOutcome::Ended);
+    // A generous bound that only detects an EOF that never reached cat.
     assert!(
         closed.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -281,16 +309,21 @@ fn exec_detach_keys_with_terminal() {
             Streams::Sink(Collected::default().sink()),
         )
         .unwrap();
+
+    // The default detach keys are ctrl-p,ctrl-q.
     let sent = Instant::now();
     assert_eq!(session.write(b"\x10\x11").unwrap(), WriteOutcome::Detached);
     let (result, code) = session.wait(WAIT).unwrap();
     assert_eq!(result.unwrap(), AttachOutcome::Detached);
     assert_eq!(code, -1);
+    // A generous bound that only detects a session that keeps running after the detach.
     assert!(
         sent.elapsed() < Duration::from_secs(2),
         "{:?}",
         sent.elapsed()
     );
+
+    // The detached session's process keeps running until it is stopped.
     assert_eq!(
         env.runtime.exec_update_status(&ctr, &id).unwrap(),
         (true, None)
@@ -334,6 +367,8 @@ fn exec_resize_while_running() {
             Streams::Sink(out.sink()),
         )
         .unwrap();
+
+    // The shell reads the size only after the newline, so after the resize.
     env.runtime.exec_attach_resize(&ctr, &id, 160, 50).unwrap();
     session.write(b"\n").unwrap();
     let (_, code) = session.wait(WAIT).unwrap();
@@ -343,6 +378,8 @@ fn exec_resize_while_running() {
         "{:?}",
         String::from_utf8_lossy(&out.stdout())
     );
+
+    // Neither an ended session nor one without a terminal can be resized.
     let err = env
         .runtime
         .exec_attach_resize(&ctr, &id, 80, 24)
@@ -350,14 +387,7 @@ fn exec_resize_while_running() {
     assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_EXEC_STATE_INVALID);
 
     let plain = session_id("plain");
-    env.runtime
-        .exec_container(
-            &ctr,
-            &plain,
-            &options(json!({"cmd": ["sleep", "5"]})),
-            Streams::Detached,
-        )
-        .unwrap();
+    exec_detached(&env, &ctr, &plain, json!({"cmd": ["sleep", "5"]}));
     let err = env
         .runtime
         .exec_attach_resize(&ctr, &plain, 80, 24)
@@ -377,15 +407,8 @@ fn kill_all_ends_exec_sessions() {
     for use_stop in [false, true] {
         let ctr = env.running("killall", &["sleep", "1000"]);
         let id = session_id("bg");
-        let (pid, _) = env
-            .runtime
-            .exec_container(
-                &ctr,
-                &id,
-                &options(json!({"cmd": ["sleep", "1001"]})),
-                Streams::Detached,
-            )
-            .unwrap();
+        let (pid, _) = exec_detached(&env, &ctr, &id, json!({"cmd": ["sleep", "1001"]}));
+
         if use_stop {
             env.runtime.stop_container(&ctr, 0, true).unwrap();
         } else {
@@ -399,38 +422,32 @@ fn kill_all_ends_exec_sessions() {
             "exec pid {} survived",
             pid
         );
-        assert!(eventually(Duration::from_secs(5), || env
-            .runtime
-            .exec_update_status(&ctr, &id)
-            .unwrap()
-            == (false, Some(137))));
+        assert!(
+            eventually(Duration::from_secs(5), || {
+                env.runtime.exec_update_status(&ctr, &id).unwrap() == (false, Some(137))
+            }),
+            "exec status: {:?}",
+            env.runtime.exec_update_status(&ctr, &id)
+        );
         env.runtime.delete_container(&ctr).unwrap();
     }
 }
 
 #[test]
 fn kill_all_reaches_orphaned_exec() {
+    // Without a PID namespace, the exec'd process outlives the container's init.
     let env = TestEnv::new();
-    let mut no_pid_ns = spec(&["sleep", "3"]);
-    no_pid_ns["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|ns| ns["type"] != "pid");
-    let ctr = env.container_with("hostpid", no_pid_ns, json!({}));
-    env.runtime.create_container(&ctr, None).unwrap();
-    env.runtime.start_container(&ctr).unwrap();
+    let ctr = env.running_with(
+        "hostpid",
+        spec_without_pid_namespace(&["sleep", "3"]),
+        json!({}),
+    );
     let id = session_id("orphan");
-    let (pid, _) = env
-        .runtime
-        .exec_container(
-            &ctr,
-            &id,
-            &options(json!({"cmd": ["sleep", "1000"]})),
-            Streams::Detached,
-        )
-        .unwrap();
+    let (pid, _) = exec_detached(&env, &ctr, &id, json!({"cmd": ["sleep", "1000"]}));
+
     assert_eq!(env.runtime.wait_container(&ctr, WAIT).unwrap(), 0);
     assert!(pid_alive(pid), "the exec'd sleep died with init");
+
     env.runtime
         .kill_container(&ctr, libc::SIGKILL, true)
         .unwrap();
@@ -442,6 +459,7 @@ fn kill_all_reaches_orphaned_exec() {
     env.runtime.delete_container(&ctr).unwrap();
 }
 
+/// Returns the zombie processes whose parent is in `parents`, as (pid, parent pid).
 fn zombies_under(parents: &[i32]) -> Vec<(i32, i32)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -461,7 +479,19 @@ fn zombies_under(parents: &[i32]) -> Vec<(i32, i32)> {
     found
 }
 
-fn conmons_of(ctr: &Container) -> Vec<i32> {
+/// Returns the pids of the conmons that monitor the container itself: one while it runs.
+fn container_monitors(ctr: &Container) -> Vec<i32> {
+    conmon_pids(ctr, false)
+}
+
+/// Returns the pids of the conmons that monitor the container's exec sessions.
+fn exec_monitors(ctr: &Container) -> Vec<i32> {
+    conmon_pids(ctr, true)
+}
+
+/// Returns the pids of the conmon processes for the container, either those of its exec
+/// sessions (started with `-e`) or the container's own.
+fn conmon_pids(ctr: &Container, exec_sessions: bool) -> Vec<i32> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
@@ -477,11 +507,25 @@ fn conmons_of(ctr: &Container) -> Vec<i32> {
         let is_conmon = args.first().is_some_and(|a| a.ends_with("conmon"));
         let for_ctr = args.windows(2).any(|w| w[0] == "-c" && w[1] == ctr.id());
         let is_exec = args.iter().any(|a| a == "-e");
-        if is_conmon && for_ctr && !is_exec {
+        if is_conmon && for_ctr && is_exec == exec_sessions {
             pids.push(pid);
         }
     }
     pids
+}
+
+/// Asserts that no zombie of this process or of `monitor` stays. Other tests of this binary
+/// run in parallel, and their children are zombies for a moment before they are reaped, so
+/// the check waits for a moment without any.
+fn assert_no_zombies(monitor: i32) {
+    let parents = [std::process::id() as i32, monitor];
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            zombies_under(&parents).is_empty()
+        }),
+        "zombies (pid, parent): {:?}",
+        zombies_under(&parents)
+    );
 }
 
 #[test]
@@ -489,30 +533,46 @@ fn exec_sessions_leave_no_zombies() {
     let env = TestEnv::new();
     let ctr = env.running("zombies", &["sleep", "1000"]);
     let monitor = ctr.load_state().unwrap().conmon_pid;
+
     for _ in 0..20 {
         assert_eq!(exit_code_of(&env, &ctr, &["true"]), 0);
     }
-    let mut detached = Vec::new();
-    for _ in 0..5 {
-        let id = session_id("zd");
-        env.runtime
-            .exec_container(&ctr, &id, &options(json!({"cmd": ["true"], "exit_command": ["/bin/true"], "exit_command_delay": 0})), Streams::Detached)
-            .unwrap();
-        detached.push(id);
+    let mut markers = Vec::new();
+    for index in 0..5 {
+        let marker = env.dir.path().join(format!("exit-command-{}", index));
+        let exec = json!({
+            "cmd": ["true"],
+            "exit_command": ["/usr/bin/touch", marker],
+            "exit_command_delay": 0,
+        });
+        exec_detached(&env, &ctr, &session_id("zd"), exec);
+        markers.push(marker);
     }
-    assert!(eventually(Duration::from_secs(10), || detached
-        .iter()
-        .all(|id| !env.runtime.exec_update_status(&ctr, id).unwrap().0)));
-    std::thread::sleep(Duration::from_secs(2));
-    let me = std::process::id() as i32;
-    assert_eq!(zombies_under(&[me, monitor]), vec![]);
-    assert_eq!(conmons_of(&ctr), vec![monitor]);
+
+    // Each exec monitor runs its exit command and then exits.
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            markers.iter().all(|m| m.exists())
+        }),
+        "exit commands ran: {:?}",
+        markers.iter().map(|m| m.exists()).collect::<Vec<_>>()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || exec_monitors(&ctr).is_empty()),
+        "exec monitors left: {:?}",
+        exec_monitors(&ctr)
+    );
+    assert_no_zombies(monitor);
+    assert_eq!(container_monitors(&ctr), vec![monitor]);
+
     env.runtime.stop_container(&ctr, 0, false).unwrap();
     env.runtime.delete_container(&ctr).unwrap();
     assert!(
-        eventually(Duration::from_secs(5), || conmons_of(&ctr).is_empty()),
+        eventually(Duration::from_secs(5), || {
+            container_monitors(&ctr).is_empty()
+        }),
         "{:?}",
-        conmons_of(&ctr)
+        container_monitors(&ctr)
     );
 }
 
@@ -523,9 +583,7 @@ fn exec_user_cwd_and_env() {
     user_spec["process"]["user"] = json!({"uid": 1000, "gid": 1000});
     user_spec["process"]["cwd"] = json!("/tmp");
     user_spec["process"]["env"] = json!(["PATH=/bin", "FOO=ctr"]);
-    let ctr = env.container_with("users", user_spec, json!({}));
-    env.runtime.create_container(&ctr, None).unwrap();
-    env.runtime.start_container(&ctr).unwrap();
+    let ctr = env.running_with("users", user_spec, json!({}));
 
     let run =
         |value: serde_json::Value| String::from_utf8(exec_attached(&env, &ctr, value).0).unwrap();
@@ -543,32 +601,30 @@ fn exec_user_cwd_and_env() {
         "/root\n"
     );
 
-    let err = env
-        .runtime
-        .exec_container(
-            &ctr,
-            &session_id("nouser"),
-            &options(json!({"cmd": ["true"], "user": "nobody-here"})),
-            Streams::Detached,
-        )
-        .map(|_| ())
-        .unwrap_err();
-    assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_INVALID_ARGUMENT);
+    let err = exec_error(
+        &env,
+        &ctr,
+        &session_id("nouser"),
+        json!({"cmd": ["true"], "user": "nobody-here"}),
+    );
+    assert_eq!(
+        err.kind(),
+        ocirt_result::OCIRT_ERR_INVALID_ARGUMENT,
+        "{}",
+        err
+    );
     assert!(err.message().contains("nobody-here"), "{}", err);
 
+    // A missing working directory fails the same way with and without a terminal.
     let mut kinds = Vec::new();
     for terminal in [false, true] {
         let id = session_id("badcwd");
-        let err = env
-            .runtime
-            .exec_container(
-                &ctr,
-                &id,
-                &options(json!({"cmd": ["true"], "cwd": "/does/not/exist", "terminal": terminal})),
-                Streams::Detached,
-            )
-            .map(|_| ())
-            .unwrap_err();
+        let err = exec_error(
+            &env,
+            &ctr,
+            &id,
+            json!({"cmd": ["true"], "cwd": "/does/not/exist", "terminal": terminal}),
+        );
         kinds.push((
             err.kind(),
             env.runtime.exec_update_status(&ctr, &id).unwrap(),
@@ -580,6 +636,7 @@ fn exec_user_cwd_and_env() {
         kinds
     );
     assert_eq!(kinds[0].0, ocirt_result::OCIRT_ERR_RUNTIME_NOT_FOUND);
+
     env.runtime.update_container_status(&ctr).unwrap();
     assert_eq!(ctr.load_state().unwrap().status, Status::Running);
 }
@@ -590,6 +647,7 @@ fn two_hundred_execs_leave_nothing_behind() {
     let ctr = env.running("loop", &["sleep", "1000"]);
     let fds_before = std::fs::read_dir("/proc/self/fd").unwrap().count();
     let monitor = ctr.load_state().unwrap().conmon_pid;
+
     for iteration in 0..200 {
         let id = session_id("loop");
         let (_, session) = env
@@ -605,23 +663,29 @@ fn two_hundred_execs_leave_nothing_behind() {
         assert_eq!(code, 3, "iteration {}", iteration);
         drop(session);
         env.runtime.exec_container_cleanup(&ctr, &id).unwrap();
-        assert!(!env
+        let link = env
             .runtime
-            .socket_link_for(&ocirt::exec::conmon_uuid(ctr.id(), &id))
-            .exists());
+            .socket_link_for(&ocirt::exec::conmon_uuid(ctr.id(), &id));
+        assert!(
+            !link.exists(),
+            "iteration {}: cleanup left {}",
+            iteration,
+            link.display()
+        );
     }
+
     let remaining: Vec<_> = std::fs::read_dir(ctr.file("exec")).unwrap().collect();
     assert!(remaining.is_empty(), "{:?}", remaining);
     assert!(
-        eventually(Duration::from_secs(5), || conmons_of(&ctr) == vec![monitor]),
+        eventually(Duration::from_secs(5), || exec_monitors(&ctr).is_empty()),
         "exec monitors left: {:?}",
-        conmons_of(&ctr)
+        exec_monitors(&ctr)
     );
-    let me = std::process::id() as i32;
-    assert_eq!(zombies_under(&[me, monitor]), vec![]);
+    assert_eq!(container_monitors(&ctr), vec![monitor]);
+    assert_no_zombies(monitor);
     let fds_after = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    // Other tests in this binary run in parallel and open descriptors of their own; a leak
-    // of one per exec would show as hundreds.
+    // Other tests in this binary run in parallel and open descriptors of their own. A leak
+    // of one descriptor per exec would show as hundreds.
     assert!(
         fds_after < fds_before + 50,
         "descriptors: {} before, {} after",
@@ -635,14 +699,8 @@ fn exec_cleanup_and_paths() {
     let env = TestEnv::new();
     let ctr = env.running("cleanup", &["sleep", "1000"]);
     let id = session_id("running");
-    env.runtime
-        .exec_container(
-            &ctr,
-            &id,
-            &options(json!({"cmd": ["sleep", "100"]})),
-            Streams::Detached,
-        )
-        .unwrap();
+    exec_detached(&env, &ctr, &id, json!({"cmd": ["sleep", "100"]}));
+
     let path = env.runtime.exec_attach_socket_path(&ctr, &id).unwrap();
     assert_eq!(
         path,
@@ -652,15 +710,20 @@ fn exec_cleanup_and_paths() {
             .join("attach")
     );
     assert!(path.exists(), "{}", path.display());
+
+    // A running session cannot be cleaned up, a stopped one can.
     let err = env.runtime.exec_container_cleanup(&ctr, &id).unwrap_err();
     assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_EXEC_STATE_INVALID);
     env.runtime.exec_stop_container(&ctr, &id, 1).unwrap();
     env.runtime.exec_container_cleanup(&ctr, &id).unwrap();
-    assert!(!ctr.file("exec").join(&id).exists());
-    assert!(!env
+    let session_dir = ctr.file("exec").join(&id);
+    assert!(!session_dir.exists(), "{} left", session_dir.display());
+    let link = env
         .runtime
-        .socket_link_for(&ocirt::exec::conmon_uuid(ctr.id(), &id))
-        .exists());
+        .socket_link_for(&ocirt::exec::conmon_uuid(ctr.id(), &id));
+    assert!(!link.exists(), "{} left", link.display());
+
+    // After cleanup, the session is unknown.
     for err in [
         env.runtime
             .exec_update_status(&ctr, &id)
@@ -689,19 +752,15 @@ fn same_session_id_in_two_containers() {
     let second = env.running("twin2", &["sleep", "1000"]);
     let id = session_id("shared");
     for ctr in [&first, &second] {
-        env.runtime
-            .exec_container(
-                ctr,
-                &id,
-                &options(json!({"cmd": ["sleep", "100"]})),
-                Streams::Detached,
-            )
-            .unwrap();
+        exec_detached(&env, ctr, &id, json!({"cmd": ["sleep", "100"]}));
     }
+
     let first_path = env.runtime.exec_attach_socket_path(&first, &id).unwrap();
     let second_path = env.runtime.exec_attach_socket_path(&second, &id).unwrap();
     assert_ne!(first_path, second_path);
-    assert!(first_path.exists() && second_path.exists());
+    assert!(first_path.exists(), "{} is missing", first_path.display());
+    assert!(second_path.exists(), "{} is missing", second_path.display());
+
     env.runtime.exec_stop_container(&second, &id, 0).unwrap();
     env.runtime.exec_container_cleanup(&second, &id).unwrap();
     assert!(
@@ -712,35 +771,25 @@ fn same_session_id_in_two_containers() {
         env.runtime.exec_update_status(&first, &id).unwrap(),
         (true, None)
     );
-    // A session id may equal a container id: their links differ.
-    let (_, handle) = env
-        .runtime
-        .exec_container(
-            &first,
-            second.id(),
-            &options(json!({"cmd": ["true"]})),
-            Streams::Detached,
-        )
-        .unwrap();
+
+    // A session id may equal a container id, because their links differ.
+    let (_, handle) = exec_detached(&env, &first, second.id(), json!({"cmd": ["true"]}));
     assert_eq!(handle.wait(WAIT).unwrap().1, 0);
-    assert!(env.runtime.attach_socket_path(&second).unwrap().exists());
+    let second_attach = env.runtime.attach_socket_path(&second).unwrap();
+    assert!(
+        second_attach.exists(),
+        "{} is missing",
+        second_attach.display()
+    );
 }
 
 #[test]
 fn exec_rejects_bad_requests() {
     let env = TestEnv::new();
-    let ctr = env.container("badexec", &["sleep", "1000"]);
-    env.runtime.create_container(&ctr, None).unwrap();
-    let err = env
-        .runtime
-        .exec_container(
-            &ctr,
-            "s1",
-            &options(json!({"cmd": ["true"]})),
-            Streams::Detached,
-        )
-        .map(|_| ())
-        .unwrap_err();
+    let ctr = env.created("badexec", &["sleep", "1000"]);
+
+    // A created container has no process to exec into yet.
+    let err = exec_error(&env, &ctr, "s1", json!({"cmd": ["true"]}));
     assert_eq!(
         err.kind(),
         ocirt_result::OCIRT_ERR_CONTAINER_STATE_INVALID,
@@ -748,17 +797,9 @@ fn exec_rejects_bad_requests() {
         err
     );
     env.runtime.start_container(&ctr).unwrap();
+
     for bad in ["", "../x", "a/b"] {
-        let err = env
-            .runtime
-            .exec_container(
-                &ctr,
-                bad,
-                &options(json!({"cmd": ["true"]})),
-                Streams::Detached,
-            )
-            .map(|_| ())
-            .unwrap_err();
+        let err = exec_error(&env, &ctr, bad, json!({"cmd": ["true"]}));
         assert_eq!(
             err.kind(),
             ocirt_result::OCIRT_ERR_INVALID_ARGUMENT,
@@ -767,54 +808,44 @@ fn exec_rejects_bad_requests() {
             err
         );
     }
+
     let id = session_id("dup");
-    env.runtime
-        .exec_container(
-            &ctr,
-            &id,
-            &options(json!({"cmd": ["sleep", "100"]})),
-            Streams::Detached,
-        )
-        .unwrap();
-    let err = env
-        .runtime
-        .exec_container(
-            &ctr,
-            &id,
-            &options(json!({"cmd": ["true"]})),
-            Streams::Detached,
-        )
-        .map(|_| ())
-        .unwrap_err();
+    exec_detached(&env, &ctr, &id, json!({"cmd": ["sleep", "100"]}));
+    let err = exec_error(&env, &ctr, &id, json!({"cmd": ["true"]}));
     assert_eq!(
         err.kind(),
         ocirt_result::OCIRT_ERR_EXEC_SESSION_EXISTS,
         "{}",
         err
     );
-    let err = env
-        .runtime
-        .exec_container(
-            &ctr,
-            &session_id("fds"),
-            &options(json!({"cmd": ["true"], "preserve_fds": 5000})),
-            Streams::Detached,
-        )
-        .map(|_| ())
-        .unwrap_err();
-    assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_INVALID_ARGUMENT);
+
+    let err = exec_error(
+        &env,
+        &ctr,
+        &session_id("fds"),
+        json!({"cmd": ["true"], "preserve_fds": 5000}),
+    );
+    assert_eq!(
+        err.kind(),
+        ocirt_result::OCIRT_ERR_INVALID_ARGUMENT,
+        "{}",
+        err
+    );
     assert!(err.message().contains("descriptor"), "{}", err);
-    let err = env
-        .runtime
-        .exec_container(
-            &ctr,
-            &session_id("stdin"),
-            &options(json!({"cmd": ["cat"], "stdin": true})),
-            Streams::Detached,
-        )
-        .map(|_| ())
-        .unwrap_err();
-    assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_INVALID_ARGUMENT);
+
+    // A detached session has no stdin to forward.
+    let err = exec_error(
+        &env,
+        &ctr,
+        &session_id("stdin"),
+        json!({"cmd": ["cat"], "stdin": true}),
+    );
+    assert_eq!(
+        err.kind(),
+        ocirt_result::OCIRT_ERR_INVALID_ARGUMENT,
+        "{}",
+        err
+    );
 }
 
 #[test]
@@ -835,6 +866,7 @@ fn exec_over_http() {
             None,
         )
         .unwrap();
+
     client.write_all(b"hello\n").unwrap();
     client.shutdown(std::net::Shutdown::Write).unwrap();
     let mut data = Vec::new();
@@ -842,26 +874,27 @@ fn exec_over_http() {
     let (result, code) = session.wait(WAIT).unwrap();
     assert_eq!(result.unwrap(), AttachOutcome::Ended);
     assert_eq!(code, 4);
+
     let header = ocirt::attach::http::HIJACK_HEADER;
-    assert!(data.starts_with(header));
-    let mut rest = &data[header.len()..];
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    while !rest.is_empty() {
-        let len = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
-        match rest[0] {
-            1 => stdout.extend_from_slice(&rest[8..8 + len]),
-            2 => stderr.extend_from_slice(&rest[8..8 + len]),
-            other => panic!("stream {}", other),
-        }
-        rest = &rest[8 + len..];
-    }
-    assert_eq!(stdout, b"pre-hello\n");
-    assert_eq!(stderr, b"err\n");
+    assert!(
+        data.starts_with(header),
+        "{:?}",
+        String::from_utf8_lossy(&data)
+    );
+    let frames = demux(&data[header.len()..]);
+    let streams: Vec<u8> = frames.iter().map(|(stream, _)| *stream).collect();
+    assert!(
+        streams.iter().all(|stream| *stream == 1 || *stream == 2),
+        "stream ids: {:?}",
+        streams
+    );
+    // The buffered bytes reach the command's stdin before what the client sends.
+    assert_eq!(payload(&frames, 1), b"pre-hello\n");
+    assert_eq!(payload(&frames, 2), b"err\n");
 }
 
 #[test]
-fn http_exec_failure_is_reported_on_the_connection() {
+fn http_exec_failure_reaches_client() {
     let env = TestEnv::new();
     let ctr = env.running("httpfail", &["sleep", "1000"]);
     let (mut client, server) = UnixStream::pair().unwrap();
@@ -879,7 +912,13 @@ fn http_exec_failure_is_reported_on_the_connection() {
         )
         .map(|_| ())
         .unwrap_err();
-    assert_eq!(err.kind(), ocirt_result::OCIRT_ERR_RUNTIME_NOT_FOUND);
+    assert_eq!(
+        err.kind(),
+        ocirt_result::OCIRT_ERR_RUNTIME_NOT_FOUND,
+        "{}",
+        err
+    );
+
     let mut data = Vec::new();
     client.read_to_end(&mut data).unwrap();
     let header = ocirt::attach::http::HIJACK_HEADER;
@@ -889,11 +928,9 @@ fn http_exec_failure_is_reported_on_the_connection() {
         String::from_utf8_lossy(&data)
     );
     let frame = &data[header.len()..];
+    assert!(frame.len() > 8, "no frame after the header: {:?}", frame);
     assert_eq!(frame[0], 2, "the error goes out as a stderr frame");
     let text = String::from_utf8_lossy(&frame[8..]);
-    assert!(
-        text.starts_with("Error: ") && text.contains("/no/such/binary"),
-        "{}",
-        text
-    );
+    assert!(text.starts_with("Error: "), "{}", text);
+    assert!(text.contains("/no/such/binary"), "{}", text);
 }

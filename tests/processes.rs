@@ -1,11 +1,12 @@
-//! Containers outlive the process that created them and can be driven from another process;
-//! no descriptor of the host leaks into conmon or the container.
+//! Containers outlive the process that created them and can be driven from another process.
+//! No descriptor of the host process leaks into conmon or the container.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,11 +83,13 @@ fn child_process_entry() {
 }
 
 #[test]
-fn second_process_reopens_kills_and_reads_137() {
+fn second_process_kills_and_reads_137() {
     let env = TestEnv::new();
     let ctr = env.running("reopen", &["sleep", "1000"]);
+
     let stdout = run_child(&env, ctr.id(), "kill-and-wait");
     assert!(stdout.contains("exit code: 137"), "{}", stdout);
+
     // This process gets the same outcome through its own handle.
     assert_eq!(
         env.runtime
@@ -98,18 +101,20 @@ fn second_process_reopens_kills_and_reads_137() {
 }
 
 #[test]
-fn container_outlives_the_process_that_created_it() {
+fn container_outlives_its_creator() {
     let env = TestEnv::new();
     let id = unique_id("outlive");
     let stdout = run_child(&env, &id, "create-and-start");
     assert!(stdout.contains("started pid: "), "{}", stdout);
+
     let ctr = Container::open(Arc::clone(&env.runtime), &id).unwrap();
     env.track(Arc::clone(&ctr));
     env.runtime.update_container_status(&ctr).unwrap();
     let state = ctr.load_state().unwrap();
     assert_eq!(state.status, Status::Running);
-    assert!(pid_alive(state.pid));
+    assert!(pid_alive(state.pid), "container pid {} is gone", state.pid);
     assert!(pid_alive(state.conmon_pid), "conmon died with its creator");
+
     env.runtime.stop_container(&ctr, 0, false).unwrap();
     assert_eq!(ctr.load_state().unwrap().exit_code, Some(137));
 }
@@ -130,24 +135,25 @@ fn fd_targets(pid: i32) -> Vec<(i32, String)> {
 }
 
 #[test]
-fn no_host_descriptor_leaks_into_conmon_or_container() {
+fn host_descriptors_do_not_leak() {
     // Descriptors without FD_CLOEXEC, as a careless host would have them.
     let mut pipe = [0; 2];
+    // SAFETY: `pipe` has room for the two descriptors that pipe(2) writes.
     assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+    // SAFETY: pipe(2) succeeded, so both descriptors are open and owned by nothing else.
     let pipe_read = unsafe { OwnedFd::from_raw_fd(pipe[0]) };
     let pipe_write = unsafe { OwnedFd::from_raw_fd(pipe[1]) };
-    let marker_path =
-        std::env::temp_dir().join(format!("ocirt-leak-marker-{}", std::process::id()));
-    fs::write(&marker_path, b"x").unwrap();
-    let marker_raw = unsafe {
-        libc::open(
-            std::ffi::CString::new(marker_path.to_string_lossy().as_bytes())
-                .unwrap()
-                .as_ptr(),
-            libc::O_RDONLY,
-        )
-    };
-    assert!(marker_raw >= 0);
+    let marker_file = tempfile::NamedTempFile::new().unwrap();
+    let marker_path = std::ffi::CString::new(marker_file.path().as_os_str().as_bytes()).unwrap();
+    // SAFETY: `marker_path` is a NUL-terminated path.
+    let marker_raw = unsafe { libc::open(marker_path.as_ptr(), libc::O_RDONLY) };
+    assert!(
+        marker_raw >= 0,
+        "open {:?} failed: {}",
+        marker_file.path(),
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: open(2) succeeded, so the descriptor is open and owned by nothing else.
     let marker = unsafe { OwnedFd::from_raw_fd(marker_raw) };
     let leaky: BTreeSet<String> = [&pipe_read, &pipe_write, &marker]
         .iter()
@@ -172,8 +178,9 @@ fn no_host_descriptor_leaks_into_conmon_or_container() {
             target
         );
     }
-    // `runc start` can return while runc's init still holds its own descriptors, just
-    // before it executes the container's command; look once the command runs.
+
+    // `runc start` can return while runc's init still has its own descriptors open, just
+    // before it executes the container's command. So look only once the command runs.
     let comm = format!("/proc/{}/comm", state.pid);
     assert!(
         eventually(Duration::from_secs(10), || {
@@ -198,5 +205,4 @@ fn no_host_descriptor_leaks_into_conmon_or_container() {
         );
     }
     drop(marker);
-    let _ = fs::remove_file(marker_path);
 }

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -55,6 +55,51 @@ pub fn terminal_spec(args: &[&str]) -> Value {
     let mut spec = spec(args);
     spec["process"]["terminal"] = Value::Bool(true);
     spec
+}
+
+/// Returns a spec without a PID namespace, so the container's processes share the host's
+/// PID namespace and can outlive the container's init.
+pub fn spec_without_pid_namespace(args: &[&str]) -> Value {
+    let mut spec = spec(args);
+    let namespaces = spec["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("bundle config.json lists namespaces");
+    namespaces.retain(|namespace| namespace["type"] != "pid");
+    spec
+}
+
+/// Returns a shell command that prints `len` bytes of repeated "0123456789abcdef\n" lines.
+pub fn yes_command(len: usize) -> String {
+    format!("yes 0123456789abcdef | head -c {}", len)
+}
+
+/// Returns the output of [`yes_command`] for `len` bytes.
+pub fn yes_output(len: usize) -> Vec<u8> {
+    b"0123456789abcdef\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(len)
+        .collect()
+}
+
+/// Returns the container's log file, or an empty string while conmon has not created it.
+pub fn log_text(container: &Container) -> String {
+    std::fs::read_to_string(container.log_path()).unwrap_or_default()
+}
+
+/// Returns a container config with the id, an inline spec and the shared rootfs. `extra`
+/// adds fields.
+pub fn container_config(id: &str, spec: Value, extra: Value) -> ContainerConfig {
+    let mut config = serde_json::json!({
+        "id": id,
+        "spec": spec,
+        "rootfs": rootfs(),
+    });
+    for (key, value) in extra.as_object().expect("extra config is an object") {
+        config[key] = value.clone();
+    }
+    ContainerConfig::from_json(&config.to_string()).expect("container config")
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -125,15 +170,7 @@ impl TestEnv {
     /// Configures a container with an inline spec and the shared rootfs. `extra` adds fields
     /// to the container config.
     pub fn container_with(&self, name: &str, spec: Value, extra: Value) -> Arc<Container> {
-        let mut config = serde_json::json!({
-            "id": unique_id(name),
-            "spec": spec,
-            "rootfs": rootfs(),
-        });
-        for (key, value) in extra.as_object().expect("extra config is an object") {
-            config[key] = value.clone();
-        }
-        let config = ContainerConfig::from_json(&config.to_string()).expect("container config");
+        let config = container_config(&unique_id(name), spec, extra);
         let container =
             Container::new(Arc::clone(&self.runtime), config).expect("container configured");
         self.track(Arc::clone(&container));
@@ -145,14 +182,30 @@ impl TestEnv {
         self.container_with(name, spec(args), serde_json::json!({}))
     }
 
-    /// Configures, creates and starts a container running `args`.
-    pub fn running(&self, name: &str, args: &[&str]) -> Arc<Container> {
-        let container = self.container(name, args);
+    /// Configures and creates a container like [`TestEnv::container_with`].
+    pub fn created_with(&self, name: &str, spec: Value, extra: Value) -> Arc<Container> {
+        let container = self.container_with(name, spec, extra);
         self.runtime
             .create_container(&container, None)
             .expect("create");
+        container
+    }
+
+    /// Configures and creates a container running `args`.
+    pub fn created(&self, name: &str, args: &[&str]) -> Arc<Container> {
+        self.created_with(name, spec(args), serde_json::json!({}))
+    }
+
+    /// Configures, creates and starts a container like [`TestEnv::container_with`].
+    pub fn running_with(&self, name: &str, spec: Value, extra: Value) -> Arc<Container> {
+        let container = self.created_with(name, spec, extra);
         self.runtime.start_container(&container).expect("start");
         container
+    }
+
+    /// Configures, creates and starts a container running `args`.
+    pub fn running(&self, name: &str, args: &[&str]) -> Arc<Container> {
+        self.running_with(name, spec(args), serde_json::json!({}))
     }
 
     /// Registers a container for deletion when the environment drops.
@@ -160,7 +213,7 @@ impl TestEnv {
         self.containers.lock().unwrap().push(container);
     }
 
-    /// Returns the ids the runtime's `list` reports in the test's runtime root.
+    /// Returns the ids that the runtime's `list` command prints for the test's runtime root.
     pub fn runc_ids(&self) -> Vec<String> {
         let output = Command::new(self.runtime.path())
             .arg("--root")
@@ -174,6 +227,16 @@ impl TestEnv {
             .filter(|l| !l.is_empty())
             .collect()
     }
+
+    /// Runs `runc delete --force` on `id` in the test's runtime root, behind the library's
+    /// back. Returns an error only when the runtime cannot be run.
+    pub fn runc_force_delete(&self, id: &str) -> std::io::Result<ExitStatus> {
+        Command::new(self.runtime.path())
+            .arg("--root")
+            .arg(&self.runtime_root)
+            .args(["delete", "--force", id])
+            .status()
+    }
 }
 
 impl Drop for TestEnv {
@@ -183,13 +246,10 @@ impl Drop for TestEnv {
         for container in containers {
             let _ = self.runtime.delete_container(&container);
         }
-        // Anything the library lost track of (a failed test may leave it in any state).
+        // A failed test may leave containers that the library no longer tracks, so remove
+        // whatever runc still lists.
         for id in self.runc_ids() {
-            let _ = Command::new(self.runtime.path())
-                .arg("--root")
-                .arg(&self.runtime_root)
-                .args(["delete", "--force", &id])
-                .status();
+            let _ = self.runc_force_delete(&id);
         }
     }
 }
@@ -202,7 +262,8 @@ pub fn skip(test: &str, reason: &str) {
     unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
 }
 
-/// Waits until `condition` holds, checking every 10 ms, for at most `limit`.
+/// Calls `condition` every 10 ms until it returns true or `limit` has passed, and returns
+/// its last result.
 pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
@@ -214,12 +275,28 @@ pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
     condition()
 }
 
-/// True when a process with this pid exists (and is not a zombie).
+/// Returns whether a process with this pid exists and is not a zombie.
 pub fn pid_alive(pid: i32) -> bool {
     match ocirt::process::state_letter(pid) {
         Some('Z') | None => false,
         Some(_) => true,
     }
+}
+
+/// Waits until the container's process has executed its command or is gone, so that it is
+/// no longer runc's init. `runc start` can return before that. A SIGTERM that reaches runc's
+/// init ends it with exit code 2 (seen with runc 1.1.5), whatever the command would do.
+pub fn wait_for_command(container: &Container) {
+    let pid = container.load_state().expect("container state").pid;
+    let in_runc_init = || {
+        std::fs::read_to_string(format!("/proc/{}/comm", pid))
+            .is_ok_and(|name| name.trim() == "runc:[2:INIT]")
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || !in_runc_init()),
+        "container pid {} never left runc's init",
+        pid
+    );
 }
 
 /// Output collected from an attach or exec session, shared with the test.
@@ -295,7 +372,17 @@ impl Collected {
         self.with(|o| o.stderr.clone())
     }
 
-    /// Waits until stdout contains `needle`; returns false after `limit`.
+    /// Waits up to 10 s until stdout contains `needle`, and panics with the output otherwise.
+    pub fn expect_stdout(&self, needle: &[u8]) {
+        assert!(
+            self.wait_for_stdout(needle, Duration::from_secs(10)),
+            "stdout never contained {:?}: {:?}",
+            String::from_utf8_lossy(needle),
+            String::from_utf8_lossy(&self.stdout())
+        );
+    }
+
+    /// Waits until stdout contains `needle`, and returns false once `limit` has passed.
     pub fn wait_for_stdout(&self, needle: &[u8], limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         let (lock, changed) = &*self.inner;
@@ -311,4 +398,43 @@ impl Collected {
             output = changed.wait_timeout(output, left).unwrap().0;
         }
     }
+}
+
+/// Splits a multiplexed HTTP attach stream into (stream id, payload) frames. Each frame has
+/// an 8-byte header: the stream id, three zero bytes and the big-endian payload length.
+pub fn demux(mut data: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while !data.is_empty() {
+        assert!(data.len() >= 8, "truncated header: {:?}", data);
+        assert_eq!(&data[1..4], &[0, 0, 0], "header bytes 1-3 must be zero");
+        let len = u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as usize;
+        assert!(len > 0, "empty frame");
+        assert!(
+            data.len() >= 8 + len,
+            "frame of {} bytes truncated to {}",
+            len,
+            data.len() - 8
+        );
+        frames.push((data[0], data[8..8 + len].to_vec()));
+        data = &data[8 + len..];
+    }
+    frames
+}
+
+/// Returns the concatenated payloads of the frames of one stream (1 stdout, 2 stderr).
+pub fn payload(frames: &[(u8, Vec<u8>)], stream: u8) -> Vec<u8> {
+    frames
+        .iter()
+        .filter(|(id, _)| *id == stream)
+        .flat_map(|(_, data)| data.clone())
+        .collect()
+}
+
+/// Returns the calling thread's last error message from the C functions.
+pub fn ffi_last_error() -> String {
+    // SAFETY: the library returns a NUL-terminated string that stays valid until the
+    // thread's next failing call, and this copies it at once.
+    unsafe { std::ffi::CStr::from_ptr(ocirt::ffi::ocirt_last_error_message()) }
+        .to_string_lossy()
+        .into_owned()
 }
