@@ -1,5 +1,9 @@
 # ocirt build, demo, test and install targets. Run `make help` for the list.
 
+# rustup and Go's release archive install outside the PATH that non-interactive shells get.
+# Appended, so the caller's PATH comes first.
+export PATH := $(PATH):$(HOME)/.cargo/bin:/usr/local/go/bin
+
 PREFIX ?= /usr/local
 CARGO ?= cargo
 CC ?= cc
@@ -10,25 +14,32 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 CSTRICT := -std=c11 -pthread -Wall -Wextra -Wpedantic -Werror -Iinclude
 CLINK := -Ltarget/release -locirt -lpthread -Wl,-rpath,$(CURDIR)/target/release
 PYTHON ?= python3
+# The Python binding's type check and tests run in a virtual environment made on first use,
+# because Debian's python3 rejects pip installs into the system (PEP 668). mypy is pinned
+# because new releases add checks that would fail the build without a change here.
+PYTHON_VENV := $(CURDIR)/$(BUILD)/venv
+PYTHON_TEST_PACKAGES := "pytest>=7" "mypy==2.4.1"
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
 
 .PHONY: help build demo test test-rust test-c test-go test-python check-exports install bench clean
 
 help:
-	@echo "make demo     install runc, conmon and busybox if missing, build, run a busybox demo"
+	@echo "make demo     install missing Debian packages, build, run busybox containers from examples/demo.c"
 	@echo "make test     every suite: Rust unit and integration, C harness (plain, ASan, valgrind), Go, Python"
+	@echo "make test-c   the C harness plain, under AddressSanitizer and under valgrind, and the C++ header check"
 	@echo "make test-go  go vet and go test -race of the Go binding in bindings/go"
-	@echo "make test-python  the Python binding: mypy and its pytest suite on real runc and conmon"
+	@echo "make test-python  mypy and the pytest suite of the Python binding, in $(BUILD)/venv"
 	@echo "make build    build target/release/libocirt.so and libocirt.a"
 	@echo "make install  install the library, header and ocirt.pc under PREFIX ($(PREFIX))"
-	@echo "make bench    measure ocirt against runc, conmon driven by hand and podman; writes docs/BENCHMARKS.md"
+	@echo "make bench    measure ocirt against runc, conmon driven by hand and podman, write docs/BENCHMARKS.md"
+	@echo "              (BENCH_ARGS='--rounds N --only lifecycle,exec' passes options to the benchmark)"
 
 build:
 	$(CARGO) build --release
 
 demo:
 	mkdir -p $(BUILD)
-	@echo "== checking system packages (runc, conmon, busybox-static)"
+	@echo "== checking system packages (runc, conmon, busybox-static, python3, gcc)"
 	scripts/install-deps.sh demo
 	@echo "== building libocirt"
 	$(CARGO) build --release
@@ -61,27 +72,34 @@ test-c:
 	@echo "== C harness under AddressSanitizer"
 	$(BUILD)/harness-asan $(BUILD)/test-bundle/rootfs
 	@echo "== C harness under valgrind"
-	@# valgrind 3.19 warns about pidfd_open, which it does not know; the library falls back.
+	@# valgrind 3.19 does not know pidfd_open (434) and openat2 (437) and warns about them.
+	@# The library falls back to other calls, so the lines starting with --PID-- are hidden.
 	$(VALGRIND) --log-file=$(BUILD)/valgrind.log $(BUILD)/harness $(BUILD)/test-bundle/rootfs; \
 	status=$$?; grep -v -e '^--[0-9]*-- ' $(BUILD)/valgrind.log || true; exit $$status
 
 # The Go binding builds against include/ and target/release/libocirt.so of this tree.
 test-go:
-	@command -v $(GO) >/dev/null || { echo "make test-go needs Go 1.24 or later on PATH" >&2; exit 1; }
+	@command -v $(GO) >/dev/null || { \
+		echo "make test-go needs Go 1.24 or later on PATH or in /usr/local/go/bin" >&2; exit 1; }
 	OCIRT_FROZEN_HEADER=1 $(CARGO) build --release
 	@echo "== Go binding"
 	cd bindings/go && $(GO) vet ./...
 	cd bindings/go && $(GO) test -race -count=1 ./...
 
+# The stamp file marks a finished install, so an interrupted pip run is retried.
+$(PYTHON_VENV)/.installed:
+	@echo "== making $(PYTHON_VENV) with pytest and mypy"
+	$(PYTHON) -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(PYTHON_TEST_PACKAGES)
+	touch $@
+
 # The binding finds target/release/libocirt.so by itself (it searches the source tree).
-test-python:
+test-python: $(PYTHON_VENV)/.installed
 	OCIRT_FROZEN_HEADER=1 $(CARGO) build --release
-	@$(PYTHON) -c 'import pytest, mypy' 2>/dev/null || { \
-		echo "test-python needs pytest and mypy: $(PYTHON) -m pip install pytest mypy" >&2; exit 1; }
 	@echo "== mypy (strict) on the Python binding, its tests and benchmark"
-	cd bindings/python && $(PYTHON) -m mypy
+	cd bindings/python && $(PYTHON_VENV)/bin/python -m mypy
 	@echo "== Python binding tests"
-	cd bindings/python && PYTHONPATH=src $(PYTHON) -m pytest -rs
+	cd bindings/python && PYTHONPATH=src $(PYTHON_VENV)/bin/python -m pytest -rs
 
 check-exports:
 	scripts/check-exports.sh $(LIB)

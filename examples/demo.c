@@ -2,21 +2,22 @@
  * ocirt demo: runs busybox containers through libocirt, runc and conmon.
  *
  * Usage: demo BUNDLE
- *   BUNDLE is an OCI bundle with a busybox rootfs (scripts/make-bundle.sh makes one; its
- *   config.json must run a long-lived command that exits on SIGTERM).
+ *   BUNDLE is an OCI bundle with a busybox rootfs, such as scripts/make-bundle.sh makes. Its
+ *   config.json must run a long-lived command that exits on SIGTERM.
  *
- * The steps, each with its own containers, deleted at the end of the step:
- *   1. a short container from an inline spec: create, start, wait, exit code and k8s-file log;
- *   2. the bundle's long-running container, stopped with a 10 s timeout (it exits on SIGTERM
- *      at once);
- *   3. a container whose output streams live through callbacks while the demo writes to its
- *      stdin;
- *   4. a terminal container resized while it runs, which prints its size with `stty size`;
- *   5. exec sessions in a running container: an attached one, a detached one whose status the
+ * Each step uses its own container and deletes it at the end of the step:
+ *   1. A short container from an inline spec: create, start, wait, exit code and k8s-file log.
+ *   2. The bundle's long-running container, stopped with a 10 s timeout. It exits on SIGTERM
+ *      at once.
+ *   3. A container whose output streams live through callbacks while the demo writes to its
+ *      stdin.
+ *   4. A terminal container, resized while it runs, that prints its size with `stty size`.
+ *   5. Exec sessions in a running container: an attached one, a detached one whose status the
  *      demo polls, and one on a terminal that is resized while it runs.
- * State lives in a temporary directory that the demo removes at the end.
+ * The runtime's state lives in a temporary directory that the demo removes at the end.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
@@ -37,32 +38,37 @@ static void print_log(void *userdata, ocirt_log_level level, const char *message
         printf("    [libocirt] %s\n", message);
 }
 
-/* Prints the failed call with the library's error name and message. */
-static int failed(const char *what, int rc)
+/* Prints a failed call with the library's result name and error message. */
+static void print_failure(const char *call, int rc)
 {
-    fprintf(stderr, "demo: %s failed: %s: %s\n", what, ocirt_result_name(rc),
+    fprintf(stderr, "demo: %s failed: %s: %s\n", call, ocirt_result_name(rc),
             ocirt_last_error_message());
-    return 0;
 }
 
+/* Runs an ocirt call and jumps to the function's cleanup label unless it returns OCIRT_OK. */
 #define TRY(call)                                                                                  \
     do {                                                                                           \
         int rc_ = (call);                                                                          \
         if (rc_ != OCIRT_OK) {                                                                     \
-            failed(#call, rc_);                                                                    \
+            print_failure(#call, rc_);                                                             \
             goto cleanup;                                                                          \
         }                                                                                          \
     } while (0)
 
 /*
- * Writes a container config with an inline spec that runs `args_json` (a JSON array) on the
- * bundle's rootfs. Returns 0 when the result does not fit.
+ * Configures a container named demo-NAME-PID with an inline spec that runs `args_json` (a
+ * JSON array) on the bundle's rootfs. `extra` adds container config fields, such as
+ * ", \"stdin\": true". Returns the handle, or NULL after printing why it failed.
  */
-static int inline_config(char *out, size_t size, const char *name, const char *args_json,
-                         int terminal, const char *extra)
+static ocirt_container *new_inline_container(ocirt_runtime *rt, const char *name,
+                                             const char *args_json, int terminal,
+                                             const char *extra)
 {
+    char config[8192];
+    ocirt_container *ctr = NULL;
+    int rc;
     int written = snprintf(
-        out, size,
+        config, sizeof(config),
         "{\"id\": \"demo-%s-%d\", \"rootfs\": \"%s/rootfs\"%s, \"spec\": {"
         "\"ociVersion\": \"1.0.2\","
         "\"process\": {\"args\": %s, \"terminal\": %s,"
@@ -75,11 +81,17 @@ static int inline_config(char *out, size_t size, const char *name, const char *a
         "\"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"uts\"},"
         " {\"type\": \"ipc\"}, {\"type\": \"mount\"}]}}}",
         name, (int)getpid(), bundle, extra, args_json, terminal ? "true" : "false");
-    if (written < 0 || (size_t)written >= size) {
+
+    if (written < 0 || (size_t)written >= sizeof(config)) {
         fprintf(stderr, "demo: bundle path %s is too long\n", bundle);
-        return 0;
+        return NULL;
     }
-    return 1;
+    rc = ocirt_container_new(rt, config, &ctr);
+    if (rc != OCIRT_OK) {
+        print_failure("ocirt_container_new", rc);
+        return NULL;
+    }
+    return ctr;
 }
 
 static void print_file(const char *path)
@@ -96,7 +108,9 @@ static void print_file(const char *path)
     fclose(file);
 }
 
-/* Prints the container's k8s-file log, whose path the state JSON names. */
+/* Prints the container's k8s-file log. Its path is the "log_path" field of the state JSON.
+ * A plain string search finds it because the log lies in the demo's temporary state
+ * directory, whose path contains no quotes or backslashes. */
 static void print_container_log(ocirt_container *ctr)
 {
     char *state = NULL;
@@ -104,7 +118,8 @@ static void print_container_log(ocirt_container *ctr)
     const char *key;
 
     if (ocirt_container_state_json(ctr, &state) != OCIRT_OK) {
-        fprintf(stderr, "demo: cannot read the state: %s\n", ocirt_last_error_message());
+        fprintf(stderr, "demo: reading the container state failed: %s\n",
+                ocirt_last_error_message());
         return;
     }
     key = strstr(state, "\"log_path\": \"");
@@ -126,6 +141,7 @@ static double now_seconds(void)
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
+/* Deletes and frees a container. NULL is ignored. */
 static void delete_container(ocirt_container *ctr)
 {
     int rc;
@@ -134,24 +150,40 @@ static void delete_container(ocirt_container *ctr)
         return;
     rc = ocirt_container_delete(ctr);
     if (rc != OCIRT_OK)
-        failed("ocirt_container_delete", rc);
+        print_failure("ocirt_container_delete", rc);
     ocirt_container_free(ctr);
+}
+
+/* Waits for an attach session's streams to end and for the container to exit, and prints
+ * both outcomes. Returns 1 on success and 0 after printing a failure. */
+static int wait_attached(ocirt_container *ctr, ocirt_attach *attach)
+{
+    ocirt_attach_outcome outcome;
+    int32_t code = -1;
+
+    TRY(ocirt_attach_wait(attach, 30000, &outcome, &code));
+    printf("   the streams ended (%s)\n",
+           outcome == OCIRT_ATTACH_ENDED ? "the process exited" : "detached");
+    TRY(ocirt_container_wait(ctr, 30000, NULL, &code));
+    printf("   exit code: %d\n", code);
+    return 1;
+cleanup:
+    return 0;
 }
 
 static int step_short(ocirt_runtime *rt)
 {
-    char config[8192];
-    ocirt_container *hello = NULL;
+    ocirt_container *hello;
     int32_t code = -1;
     int ok = 0;
 
     printf("== step 1: an inline spec running a shell script on %s/rootfs\n", bundle);
-    if (!inline_config(config, sizeof(config), "hello",
-                       "[\"sh\", \"-c\", \"echo hello from busybox on $(hostname);"
-                       " echo this line goes to stderr >&2; exit 3\"]",
-                       0, ""))
+    hello = new_inline_container(rt, "hello",
+                                 "[\"sh\", \"-c\", \"echo hello from busybox on $(hostname);"
+                                 " echo this line goes to stderr >&2; exit 3\"]",
+                                 0, "");
+    if (hello == NULL)
         return 0;
-    TRY(ocirt_container_new(rt, config, &hello));
     printf("-- create (conmon starts, runc creates the container)\n");
     TRY(ocirt_container_create(hello, NULL));
     printf("-- start\n");
@@ -187,7 +219,7 @@ static int step_stop(ocirt_runtime *rt)
     TRY(ocirt_container_start(server));
     rc = ocirt_container_wait(server, 500, NULL, &code);
     if (rc != OCIRT_ERR_TIMED_OUT) {
-        failed("waiting 0.5 s for the long-running container (it should still run)", rc);
+        print_failure("waiting 0.5 s for the long-running container (it should still run)", rc);
         goto cleanup;
     }
     printf("   still running after 0.5 s, as it should be\n");
@@ -205,7 +237,8 @@ cleanup:
 
 /*
  * Prints each chunk of output as it arrives, on the library's delivery thread, one line per
- * line of output. A terminal ends lines with "\r\n"; the "\r" is dropped for the display.
+ * line of output, prefixed with `userdata` (a string). A terminal ends lines with "\r\n", and
+ * the "\r" is dropped for the display. A line split across two chunks prints as two lines.
  */
 static int print_chunk(void *userdata, const uint8_t *data, size_t len)
 {
@@ -213,19 +246,23 @@ static int print_chunk(void *userdata, const uint8_t *data, size_t len)
 
     while (start < len) {
         size_t end = start;
+        size_t line_len;
+
         while (end < len && data[end] != '\n')
             end++;
-        size_t shown = end - start;
-        if (shown > 0 && data[start + shown - 1] == '\r')
-            shown--;
-        if (shown > 0)
-            printf("   %s> %.*s\n", (const char *)userdata, (int)shown, (const char *)data + start);
+        line_len = end - start;
+        if (line_len > 0 && data[start + line_len - 1] == '\r')
+            line_len--;
+        if (line_len > 0)
+            printf("   %s> %.*s\n", (const char *)userdata, (int)line_len,
+                   (const char *)data + start);
         start = end + 1;
     }
     fflush(stdout);
     return 0;
 }
 
+/* Prints a chunk of stderr with the prefix "stderr". */
 static int print_stderr_chunk(void *userdata, const uint8_t *data, size_t len)
 {
     (void)userdata;
@@ -234,34 +271,26 @@ static int print_stderr_chunk(void *userdata, const uint8_t *data, size_t len)
 
 static int step_streaming(ocirt_runtime *rt)
 {
-    char config[8192];
-    ocirt_container *ctr = NULL;
+    ocirt_container *ctr;
     ocirt_attach *attach = NULL;
     ocirt_attach_callbacks callbacks = {"stdout", print_chunk, print_stderr_chunk, NULL, NULL};
-    ocirt_attach_outcome outcome;
-    int32_t code = -1;
     const char *input = "hello from the host\n";
     int ok = 0;
 
     printf("== step 3: live output through callbacks, and stdin from the host\n");
-    if (!inline_config(config, sizeof(config), "stream",
-                       "[\"sh\", \"-c\", \"for i in 1 2 3; do echo tick $i; sleep 0.3; done;"
-                       " read line; echo container read: $line; echo done >&2\"]",
-                       0, ", \"stdin\": true"))
+    ctr = new_inline_container(rt, "stream",
+                               "[\"sh\", \"-c\", \"for i in 1 2 3; do echo tick $i; sleep 0.3;"
+                               " done; read line; echo container read: $line; echo done >&2\"]",
+                               0, ", \"stdin\": true");
+    if (ctr == NULL)
         return 0;
-    TRY(ocirt_container_new(rt, config, &ctr));
     TRY(ocirt_container_create(ctr, NULL));
     printf("-- attach with stdin, starting the container once attached\n");
     TRY(ocirt_container_attach(ctr, "{\"stdin\": true, \"start\": true}", &callbacks, &attach));
     printf("-- write to its stdin: %s", input);
     TRY(ocirt_attach_write(attach, (const uint8_t *)input, strlen(input)));
     TRY(ocirt_attach_close_stdin(attach));
-    TRY(ocirt_attach_wait(attach, 30000, &outcome, &code));
-    printf("   the streams ended (%s)\n",
-           outcome == OCIRT_ATTACH_ENDED ? "the process exited" : "detached");
-    TRY(ocirt_container_wait(ctr, 30000, NULL, &code));
-    printf("   exit code: %d\n", code);
-    ok = 1;
+    ok = wait_attached(ctr, attach);
 cleanup:
     ocirt_attach_free(attach);
     delete_container(ctr);
@@ -270,33 +299,28 @@ cleanup:
 
 static int step_terminal(ocirt_runtime *rt)
 {
-    char config[8192];
-    ocirt_container *ctr = NULL;
+    ocirt_container *ctr;
     ocirt_attach *attach = NULL;
     ocirt_attach_callbacks callbacks = {"tty", print_chunk, NULL, NULL, NULL};
-    ocirt_attach_outcome outcome;
-    int32_t code = -1;
     int ok = 0;
 
     printf("== step 4: a terminal container, resized while it runs\n");
-    if (!inline_config(config, sizeof(config), "tty",
-                       "[\"sh\", \"-c\", \"echo size at start: $(stty size); read x;"
-                       " echo size after resize: $(stty size)\"]",
-                       1, ""))
+    ctr = new_inline_container(rt, "tty",
+                               "[\"sh\", \"-c\", \"echo size at start: $(stty size); read x;"
+                               " echo size after resize: $(stty size)\"]",
+                               1, "");
+    if (ctr == NULL)
         return 0;
-    TRY(ocirt_container_new(rt, config, &ctr));
     TRY(ocirt_container_create(ctr, NULL));
     printf("-- attach at 80x24, start\n");
     TRY(ocirt_container_attach(ctr, "{\"stdin\": true, \"start\": true, \"width\": 80, \"height\": 24}",
                                &callbacks, &attach));
+    /* Give the shell time to print its first size before the resize. */
     usleep(300 * 1000);
     printf("-- resize to 132x43, then press enter in the container\n");
     TRY(ocirt_container_resize(ctr, 132, 43));
     TRY(ocirt_attach_write(attach, (const uint8_t *)"\n", 1));
-    TRY(ocirt_attach_wait(attach, 30000, &outcome, &code));
-    TRY(ocirt_container_wait(ctr, 30000, NULL, &code));
-    printf("   exit code: %d\n", code);
-    ok = 1;
+    ok = wait_attached(ctr, attach);
 cleanup:
     ocirt_attach_free(attach);
     delete_container(ctr);
@@ -305,9 +329,8 @@ cleanup:
 
 static int step_exec(ocirt_runtime *rt)
 {
-    char config[8192];
     char session[64];
-    ocirt_container *ctr = NULL;
+    ocirt_container *ctr;
     ocirt_attach *attach = NULL;
     ocirt_attach_callbacks out = {"exec", print_chunk, print_stderr_chunk, NULL, NULL};
     ocirt_attach_callbacks tty = {"exec tty", print_chunk, NULL, NULL, NULL};
@@ -318,9 +341,9 @@ static int step_exec(ocirt_runtime *rt)
     int ok = 0;
 
     printf("== step 5: exec sessions in a running container\n");
-    if (!inline_config(config, sizeof(config), "exec", "[\"sleep\", \"1000\"]", 0, ""))
+    ctr = new_inline_container(rt, "exec", "[\"sleep\", \"1000\"]", 0, "");
+    if (ctr == NULL)
         return 0;
-    TRY(ocirt_container_new(rt, config, &ctr));
     TRY(ocirt_container_create(ctr, NULL));
     TRY(ocirt_container_start(ctr));
 
@@ -356,6 +379,7 @@ static int step_exec(ocirt_runtime *rt)
                          " echo size: $(stty size)\"], \"terminal\": true, \"stdin\": true,"
                          " \"width\": 80, \"height\": 24}",
                          &tty, &pid, &attach));
+    /* Give the shell time to print its first size before the resize. */
     usleep(300 * 1000);
     TRY(ocirt_exec_resize(ctr, session, 120, 40));
     TRY(ocirt_attach_write(attach, (const uint8_t *)"\n", 1));
@@ -387,8 +411,12 @@ int main(int argc, char **argv)
     ocirt_runtime *rt = NULL;
     int ok = 0;
 
-    if (argc != 2 || realpath(argv[1], bundle) == NULL) {
+    if (argc != 2) {
         fprintf(stderr, "usage: %s BUNDLE (an existing bundle directory)\n", argv[0]);
+        return 2;
+    }
+    if (realpath(argv[1], bundle) == NULL) {
+        fprintf(stderr, "demo: bundle %s: %s\n", argv[1], strerror(errno));
         return 2;
     }
     if (mkdtemp(run_dir) == NULL) {

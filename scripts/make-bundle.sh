@@ -18,7 +18,7 @@ shift
 
 busybox=$(command -v busybox || true)
 if [ -z "$busybox" ]; then
-    echo "$0: busybox not found; install the busybox-static package" >&2
+    echo "$0: busybox not found: install the busybox-static package" >&2
     exit 1
 fi
 
@@ -34,8 +34,9 @@ if [ ! -x "$rootfs/bin/busybox" ]; then
     done
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$tmp/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' > "$tmp/etc/group"
-    # Another run may have finished first; keep whichever rootfs landed.
-    mv "$tmp" "$rootfs" 2>/dev/null || rm -rf "$tmp"
+    # Another run may have finished first. Keep whichever rootfs landed: -T makes mv fail on
+    # an existing rootfs instead of moving the new tree into it.
+    mv -T "$tmp" "$rootfs" 2>/dev/null || rm -rf "$tmp"
 fi
 
 python3 - "$dir/config.json" "$@" <<'PY'

@@ -1,5 +1,6 @@
 //! Stream readers of the Go and Python bindings, run as separate programs that print one
-//! JSON line `{"mib_per_second": X, "bytes": B}`. Absent bindings or tools skip their rows.
+//! JSON line `{"mib_per_second": X, "bytes": B}`. A binding whose program or tool is missing
+//! gets no row.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,28 +15,42 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn parse(output: std::process::Output, what: &str) -> Option<Sample> {
+/// Returns the sample in the last JSON line of a reader's output, or None after printing
+/// why there is none.
+fn parse_sample(output: std::process::Output, binding: &str) -> Option<Sample> {
     if !output.status.success() {
         eprintln!(
-            "{} stream reader failed: {}",
-            what,
+            "{} stream reader failed ({}): {}",
+            binding,
+            output.status,
             String::from_utf8_lossy(&output.stderr)
         );
         return None;
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))?;
-    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let Some(line) = text.lines().rev().find(|l| l.trim_start().starts_with('{')) else {
+        eprintln!("{} stream reader printed no JSON line", binding);
+        return None;
+    };
+    let Some(mib_per_second) = serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .and_then(|value| value["mib_per_second"].as_f64())
+    else {
+        eprintln!(
+            "{} stream reader printed no mib_per_second: {}",
+            binding, line
+        );
+        return None;
+    };
+    // The reader's CPU time is not measured for the bindings.
     Some(Sample {
-        mib_per_second: value["mib_per_second"].as_f64()?,
+        mib_per_second,
         cpu_ms_per_gib: 0.0,
     })
 }
 
-/// Returns the readers whose programs exist in this tree.
+/// Builds the Go reader and returns the readers whose programs exist in this tree and, for
+/// Go, build.
 pub fn stream_readers(env: &Env) -> Vec<ExtraReader> {
     let mut readers: Vec<ExtraReader> = Vec::new();
     let go_dir = repo().join("bindings/go");
@@ -65,11 +80,11 @@ pub fn stream_readers(env: &Env) -> Vec<ExtraReader> {
                         .arg((bytes / (1024 * 1024)).to_string())
                         .output()
                         .ok()?;
-                    parse(output, "Go")
+                    parse_sample(output, "Go")
                 }),
             ));
         } else {
-            eprintln!("skipping the Go stream reader: go build failed");
+            eprintln!("skipping the Go stream reader: go build failed or go is not on PATH");
         }
     }
     let python_script = repo().join("bindings/python/benchmarks/stream.py");
@@ -95,7 +110,7 @@ pub fn stream_readers(env: &Env) -> Vec<ExtraReader> {
                     .env("PYTHONPATH", repo().join("bindings/python/src"))
                     .output()
                     .ok()?;
-                parse(output, "Python")
+                parse_sample(output, "Python")
             }),
         ));
     }

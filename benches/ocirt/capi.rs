@@ -1,5 +1,5 @@
-//! Thin wrappers over ocirt's C functions for the benchmark: each call is checked and a
-//! failure panics with the library's message.
+//! Thin wrappers over ocirt's C functions for the benchmark. Each call is checked, and a
+//! failure panics with the library's error message.
 
 use std::ffi::{c_int, c_void, CStr, CString};
 use std::ptr;
@@ -10,11 +10,17 @@ use ocirt::ffi::exec::*;
 use ocirt::ffi::runtime::ocirt_runtime;
 use ocirt::ocirt_result;
 
-pub fn check(rc: ocirt_result, what: &str) {
+/// Panics with the calling thread's last error message unless `rc` is `OCIRT_OK`.
+pub fn check(rc: ocirt_result, function: &str) {
     if rc != ocirt_result::OCIRT_OK {
-        // SAFETY: the library returns a valid string.
+        // SAFETY: the library returns a valid string, never NULL.
         let message = unsafe { CStr::from_ptr(ocirt::ffi::ocirt_last_error_message()) };
-        panic!("{} failed: {:?}: {}", what, rc, message.to_string_lossy());
+        panic!(
+            "{} failed: {:?}: {}",
+            function,
+            rc,
+            message.to_string_lossy()
+        );
     }
 }
 
@@ -74,7 +80,7 @@ impl Ctr {
 
     pub fn state(&self) -> serde_json::Value {
         let mut text = ptr::null_mut();
-        // SAFETY: live handle and out pointer; the string is freed below.
+        // SAFETY: live handle and out pointer. The string is freed below.
         unsafe {
             check(
                 ocirt_container_state_json(self.0, &mut text),
@@ -86,8 +92,8 @@ impl Ctr {
         }
     }
 
-    /// Runs an attached exec of `cmd` whose output is counted and dropped; returns the exit
-    /// code after removing the session's files.
+    /// Runs an attached exec of `cmd`, discards its output and removes the session's files.
+    /// Returns the exit code.
     pub fn exec(&self, session: &str, cmd: &[&str]) -> i32 {
         let id = CString::new(session).unwrap();
         let options = CString::new(serde_json::json!({"cmd": cmd}).to_string()).unwrap();
@@ -102,7 +108,8 @@ impl Ctr {
         let mut attach = ptr::null_mut();
         let mut outcome = ocirt_attach_outcome::OCIRT_ATTACH_ENDED;
         let mut code = -1;
-        // SAFETY: live handles, valid strings and out pointers; the attach handle is freed.
+        // SAFETY: live handles, valid strings and out pointers. The attach handle is freed
+        // once, after the wait.
         unsafe {
             check(
                 ocirt_exec_start(
@@ -129,13 +136,14 @@ impl Ctr {
     }
 }
 
+/// An output callback that drops the bytes.
 unsafe extern "C" fn discard(_userdata: *mut c_void, _data: *const u8, _len: usize) -> c_int {
     0
 }
 
 impl Drop for Ctr {
     fn drop(&mut self) {
-        // SAFETY: live handle, freed exactly once.
+        // SAFETY: the handle is live, and drop runs once, so it is freed once.
         unsafe {
             check(ocirt_container_delete(self.0), "ocirt_container_delete");
             ocirt_container_free(self.0);

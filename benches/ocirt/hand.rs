@@ -1,7 +1,7 @@
-//! A minimal, correct driver of conmon written for the benchmark: the baseline that ocirt's
-//! conmon-backed runtime is compared with. It does what podman does and nothing more: spawn
-//! conmon with its sync and start pipes, read the pid, start the container, wait for the exit
-//! file with one inotify watch kept for the whole run, delete.
+//! A minimal driver of conmon, written for the benchmark as the baseline for ocirt's
+//! conmon-backed runtime. It does the steps podman does and nothing more. It spawns conmon
+//! with its sync and start pipes, reads the container's pid, starts the container, waits for
+//! the exit file with one inotify watch kept for the whole run, and deletes the container.
 
 use std::ffi::OsString;
 use std::fs;
@@ -13,7 +13,8 @@ use std::process::{Command, Stdio};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 
-/// The driver: binaries, directories and the kept inotify watch on the exit directory.
+/// The driver's binaries, directories and the inotify watch on the exit directory, which
+/// stays open for the driver's life.
 pub struct HandDriver {
     conmon: PathBuf,
     runc: PathBuf,
@@ -24,6 +25,7 @@ pub struct HandDriver {
     inotify: Inotify,
 }
 
+/// Returns a close-on-exec SOCK_SEQPACKET socket pair, the kind of pipe conmon expects.
 fn pair() -> (OwnedFd, OwnedFd) {
     socket::socketpair(
         AddressFamily::Unix,
@@ -63,7 +65,7 @@ impl HandDriver {
             )
             .expect("watch exits");
         HandDriver {
-            conmon: PathBuf::from("/usr/bin/conmon"),
+            conmon: which("conmon"),
             runc: which("runc"),
             root: root.to_path_buf(),
             base: base.to_path_buf(),
@@ -85,7 +87,9 @@ impl HandDriver {
         assert!(status.success(), "runc {:?} failed", args);
     }
 
-    /// Spawns conmon with `pipes` mapped to 3, 4, ...; returns the parent ends.
+    /// Spawns conmon with the child ends of `pipes` socket pairs as descriptors 3, 4 and 5:
+    /// the sync pipe, the start pipe and, for an exec, the attach pipe. Then sends the start
+    /// byte and waits for conmon's first process to exit. Returns the parent ends.
     fn spawn(&self, args: Vec<OsString>, cwd: &Path, pipes: usize) -> Vec<OwnedFd> {
         let pairs: Vec<(OwnedFd, OwnedFd)> = (0..pipes).map(|_| pair()).collect();
         let children: Vec<RawFd> = pairs.iter().map(|(_, child)| child.as_raw_fd()).collect();
@@ -107,12 +111,18 @@ impl HandDriver {
         if pipes > 2 {
             cmd.env("_OCI_ATTACHPIPE", "5");
         }
+
         let mut moved = vec![-1; children.len()];
-        // SAFETY: only dup/dup2 between fork and exec.
+        // SAFETY: the closure only calls fcntl and dup2 and writes into a vector allocated
+        // before the fork, all of which is safe between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
+                // Copy every child end to 10 or above before the dup2 calls, so none of them
+                // overwrites another child end that sits at 3, 4 or 5. The copies are
+                // close-on-exec, and dup2 clears that flag on the targets, so conmon gets
+                // exactly the descriptors 3, 4, ...
                 for (index, fd) in children.iter().enumerate() {
-                    moved[index] = libc::fcntl(*fd, libc::F_DUPFD, 10);
+                    moved[index] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 10);
                 }
                 for (index, fd) in moved.iter().enumerate() {
                     libc::dup2(*fd, 3 + index as RawFd);
@@ -120,6 +130,7 @@ impl HandDriver {
                 Ok(())
             });
         }
+
         let mut child = cmd.spawn().expect("conmon spawns");
         let parents: Vec<OwnedFd> = pairs.into_iter().map(|(parent, _)| parent).collect();
         socket::send(parents[1].as_raw_fd(), &[0], MsgFlags::MSG_NOSIGNAL).expect("start byte");
@@ -163,7 +174,8 @@ impl HandDriver {
         args
     }
 
-    /// Blocks until `<exits>/<id>` exists, reading events from the kept watch.
+    /// Blocks until `<exits>/<id>` exists, reading events from the driver's inotify watch.
+    /// Returns the exit code that the file contains.
     fn wait_exit_file(&self, id: &str) -> i32 {
         let path = self.exits.join(id);
         while !path.exists() {
@@ -263,7 +275,8 @@ impl HandDriver {
     }
 }
 
-/// Connects to an attach socket through `/proc/self/fd`, as any path length needs.
+/// Connects to an attach socket through `/proc/self/fd/N`, because a socket path can be
+/// longer than the 108 bytes that `sun_path` takes.
 pub fn connect(path: &Path) -> OwnedFd {
     let handle = nix::fcntl::open(
         path,
@@ -283,7 +296,8 @@ pub fn connect(path: &Path) -> OwnedFd {
     sock
 }
 
-/// Finds a program on the usual paths.
+/// Returns the first `name` found in the usual sbin and bin directories, or `name` itself
+/// for a lookup in PATH.
 pub fn which(name: &str) -> PathBuf {
     for dir in [
         "/usr/local/sbin",

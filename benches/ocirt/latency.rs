@@ -13,6 +13,7 @@ use crate::Env;
 pub const EXIT_FILE: &str = "conmon's exit file appears (inotify)";
 pub const WAIT: &str = "ocirt_container_wait returns";
 
+/// Runs `rounds` rounds, each killing a fresh `sleep` container, and returns both rows.
 pub fn run(env: &Env, rounds: usize) -> Vec<Row> {
     let section = "Exit notification latency (SIGKILL to notification)";
     let mut exit_file = Row::new(section, EXIT_FILE, "ms", false);

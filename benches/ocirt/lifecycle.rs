@@ -19,45 +19,49 @@ fn millis(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
 }
 
-fn run_quiet(cmd: &mut Command, what: &str) {
+/// Runs `cmd` with no input and its output discarded, and panics unless it succeeds.
+/// `name` names the command in the panic message.
+fn run_quiet(cmd: &mut Command, name: &str) {
     let status = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .expect(what);
-    assert!(status.success(), "{} failed", what);
+        .unwrap_or_else(|err| panic!("{} could not be started: {}", name, err));
+    assert!(status.success(), "{} failed: {}", name, status);
 }
 
-/// Returns the podman command line with the options this machine needs, when podman is
-/// installed.
+/// Returns a podman command with the global options that the benchmark needs, or None when
+/// podman is not installed.
 pub fn podman() -> Option<Command> {
     let path = which("podman");
     if !path.exists() {
         return None;
     }
     let mut cmd = Command::new(path);
-    // crun, podman's default here, cannot run on this machine's hybrid cgroup setup.
+    // podman runs on runc like the other rows. Its default runtime on the benchmark machine,
+    // crun, does not run on that machine's hybrid cgroup layout.
     cmd.args(["--cgroup-manager", "cgroupfs", "--runtime", "runc"]);
     Some(cmd)
 }
 
-const PODMAN_RUN_FLAGS: [&str; 8] = [
+/// Options of `podman run` that keep its container close to the others: the bundle's
+/// rlimits, no network, and the k8s-file log that ocirt writes by default.
+const PODMAN_RUN_FLAGS: [&str; 7] = [
     "--ulimit",
     "nofile=1024:1024",
     "--ulimit",
     "nproc=4096:4096",
     "--network",
     "none",
-    "--rootfs",
     "--log-driver=k8s-file",
 ];
 
+/// Returns the `podman run` arguments before the command: the common options, then
+/// `--rootfs` and the root filesystem to run.
 fn podman_run_args(rootfs: &Path) -> Vec<String> {
-    let mut args: Vec<String> = PODMAN_RUN_FLAGS[..7]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args: Vec<String> = PODMAN_RUN_FLAGS.iter().map(|s| s.to_string()).collect();
+    args.push("--rootfs".to_string());
     args.push(rootfs.display().to_string());
     args
 }
@@ -70,6 +74,7 @@ fn bundle_dir(env: &Env, id: &str, spec: &serde_json::Value) -> std::path::PathB
     dir
 }
 
+/// Returns the bundle's spec running `args`, with the root filesystem as an absolute path.
 fn spec_with_root(env: &Env, args: &[&str]) -> serde_json::Value {
     let mut spec = env.spec(args);
     spec["root"]["path"] = serde_json::Value::String(env.rootfs().display().to_string());
@@ -148,29 +153,42 @@ fn podman_lifecycle(env: &Env) -> Option<f64> {
         .args(podman_run_args(&env.rootfs()))
         .arg("true");
     let start = Instant::now();
-    let status = cmd
+    let output = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
         .ok()?;
-    if !status.status.success() {
+    if !output.status.success() {
         eprintln!(
-            "podman run failed: {}",
-            String::from_utf8_lossy(&status.stderr)
+            "podman run failed ({}), sample skipped: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
         );
         return None;
     }
     Some(millis(start))
 }
 
-/// Returns the order of the rows in a round: the first `rotated` rows in an order that rotates
-/// from round to round, so each follows each other equally often, then the podman row last.
+/// Returns the order of the rows in a round: rows `0..rotated` in a balanced order, then the
+/// podman row (`rotated`) last.
+///
+/// The orders form a Williams design. Over `rotated` rounds (twice as many when `rotated` is
+/// odd), each row runs once in each position and directly after each other row equally often.
 /// podman leaves cleanup processes running after it returns, which would slow whatever row
-/// came next, so the round ends with a pause after it.
+/// came next, so podman runs last and the round ends with a pause after it.
 fn round_order(round: usize, rotated: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..rotated).map(|i| (i + round) % rotated).collect();
-    if round % 2 == 1 {
+    // Base sequence 0, 1, n-1, 2, n-2, ..., shifted by the round number modulo n.
+    let n = rotated;
+    let base = (0..n).map(|i| {
+        if i % 2 == 1 {
+            i / 2 + 1
+        } else {
+            (n - i / 2) % n
+        }
+    });
+    let mut order: Vec<usize> = base.map(|row| (row + round) % n).collect();
+    if n % 2 == 1 && (round / n) % 2 == 1 {
         order.reverse();
     }
     order.push(rotated);
@@ -293,7 +311,8 @@ pub fn run_exec(env: &Env, rounds: usize) -> Vec<Row> {
         std::thread::sleep(PODMAN_SETTLE);
         eprintln!("exec: round {} of {} done", round + 1, rounds);
     }
-    // Also when `podman run` failed: it may have left the container created.
+    // Remove podman's container even when `podman run` failed, because it may have left the
+    // container created.
     if let Some(mut cmd) = podman() {
         let _ = cmd
             .args(["rm", "-f", "-t", "0", "--ignore", &podman_name])

@@ -4,7 +4,7 @@
 //! Usage: cargo bench --bench ocirt -- [--rounds N] [--mib N] [--scale N]
 //!        [--only streams,lifecycle,exec,latency,scale] [--out FILE]
 //! It needs root, runc, conmon and busybox, like the tests. podman, Go and the Python binding
-//! add rows when they are present.
+//! add rows when they are present. Without `--out` the page goes to stdout only.
 
 mod bindings;
 mod capi;
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use ocirt::ffi::runtime::*;
 use ocirt::{ConmonRuntime, RuntimeConfig};
 
-/// The benchmark's runtime, bundle and directories.
+/// The benchmark's temporary directory, runtime handles (Rust and C) and busybox bundle.
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub runtime: Arc<ConmonRuntime>,
@@ -34,6 +34,8 @@ pub struct Env {
 }
 
 impl Env {
+    /// Makes the temporary directory and the bundle (build/bench-bundle) and opens both
+    /// runtime handles on the same state directories.
     fn new() -> Env {
         let dir = tempfile::Builder::new()
             .prefix("ocirt-bench-")
@@ -45,7 +47,8 @@ impl Env {
                 .arg(&bundle)
                 .status()
                 .expect("make-bundle.sh runs");
-        assert!(status.success());
+        assert!(status.success(), "make-bundle.sh failed: {}", status);
+
         let config = serde_json::json!({
             "run_dir": dir.path().join("run"),
             "runtime_root": dir.path().join("runc"),
@@ -55,7 +58,7 @@ impl Env {
             Arc::new(ConmonRuntime::new(RuntimeConfig::from_json(&config).unwrap()).unwrap());
         let mut c_runtime = std::ptr::null_mut();
         let c_config = CString::new(config).unwrap();
-        // SAFETY: valid string and out pointer; freed in Drop.
+        // SAFETY: valid string and out pointer. The handle is freed in Drop.
         assert_eq!(
             unsafe { ocirt_runtime_new(c_config.as_ptr(), &mut c_runtime) },
             ocirt::ocirt_result::OCIRT_OK
@@ -69,10 +72,12 @@ impl Env {
         }
     }
 
+    /// Returns the bundle's busybox root filesystem.
     pub fn rootfs(&self) -> PathBuf {
         self.bundle.join("rootfs")
     }
 
+    /// Returns the bundle's OCI spec with `process.args` set to `args`.
     pub fn spec(&self, args: &[&str]) -> serde_json::Value {
         let text = std::fs::read_to_string(self.bundle.join("config.json")).unwrap();
         let mut spec: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -80,6 +85,7 @@ impl Env {
         spec
     }
 
+    /// Returns a container or session id that no other call in this process returns.
     pub fn unique_id(&self, name: &str) -> String {
         format!(
             "bench-{}-{}-{}",
@@ -92,60 +98,78 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        // SAFETY: created in Env::new and not used afterwards.
+        // SAFETY: the handle was created in Env::new, and nothing uses it after this.
         unsafe { ocirt_runtime_free(self.c_runtime) };
     }
 }
 
-/// Profiling results, appended to the page after the tables.
+/// The page's introduction, before the machine description.
+const HEADER: &str =
+    "Written by `make bench` (`benches/ocirt/`). Every row was measured in the same run on the
+same machine, and the rows of a section were interleaved round by round. Absolute numbers
+drift between runs on a shared machine, but ratios within one run are more stable. Ratio is
+the row's median divided by the median of the row named under \"vs\".
+
+";
+
+/// Profiling results, appended to the page after the tables. Unlike the tables, this text
+/// is fixed: its figures come from the runs the notes describe.
 const FINDINGS: &str = r#"## Findings
 
-These notes come from profiling the rows above on the 2-core machine named at the top
-(`perf record -e cpu-clock`, timing of each phase, and a look at the raw samples).
+These notes come from profiling runs of this benchmark on a 2-core machine, with
+`perf record -e cpu-clock`, timings of each phase and a look at the raw samples.
 
 - **Stream throughput.** The first attach design handed each conmon packet (at most 8 KiB)
   to the delivery thread on its own. The reader and delivery threads spent their time in
   futex wake-ups and context switches, one pair per packet, and the C callbacks reached 0.71
   of the raw reader. The reader now collects what conmon has sent into batches of up to
-  256 KiB and wakes the delivery thread once per batch. While output streams in bulk it waits
-  up to 2 ms for the next packet before it hands a batch over; output that trickles is
-  handed over at once. The ratio went to 0.95-1.05 over several runs. The producer matters
-  too: busybox `yes | head -c` used more CPU than conmon and capped both readers near
-  200 MiB/s, which hid the readers' own cost, so the stream rows use
-  `dd if=/dev/zero bs=65536`.
-- **Bindings.** The library hands the host about 256 KiB per callback in bulk, so the Go
-  `io.Writer` and the Python callback pay their per-call cost some thousand times per GiB
-  and stay within 10 % of the C callbacks.
+  256 KiB and wakes the delivery thread once per batch. While output streams in bulk, the
+  reader waits up to 2 ms for the next packet before it hands a batch over. Output that
+  trickles is handed over at once. The ratio went to 0.95-1.05 over several runs. The
+  producer matters too, because busybox `yes | head -c` used more CPU than conmon and
+  capped both readers near 200 MiB/s. That hid the readers' own cost, so the stream rows
+  use `dd if=/dev/zero bs=65536`.
+- **Bindings.** In bulk, the library hands the host about 256 KiB per callback. The Go
+  `io.Writer` and the Python callback therefore pay their per-call cost only about 4,000
+  times per GiB, and they stay within 10 % of the C callbacks.
 - **State writes.** fsync cost about 0.4 ms per file even on tmpfs here. The lifecycle paid
-  it for every state change and ran at 1.09-1.13 times the conmon driven by hand. State
-  changes that the runtime's and conmon's own files also record (a start, an exit code read
-  from conmon's exit file, exec session records) are now written atomically without fsync;
-  the first state of a container and a create are still written durably. The container id
-  clash check looks at the runtime's state directory instead of running `runc state`.
+  it for every state change and ran at 1.09-1.13 times conmon driven by hand. Some state
+  changes are also recorded in the runtime's and conmon's own files: a start, an exit code
+  read from conmon's exit file, and exec session records. These are now written atomically
+  without fsync. The first state of a container and a create are still written durably.
+  The check for a clashing container id looks at the runtime's state directory instead of
+  running `runc state`.
 - **Exit notification.** conmon writes its exit file about 0.8 ms after the SIGKILL. ocirt's
-  share after that (the watcher thread's inotify wake-up, the eventfd to the waiter, the
-  lock, reading the exit file and writing the state) is about 0.7 ms.
-- **Noise.** A single `runc` call here takes anything from 15 to 50 ms, so the millisecond
-  rows run 30 rounds, and the order of the rows rotates from round to round. podman leaves
-  cleanup processes running after it returns, which slowed whichever row came next, so
-  podman runs last in each round and the round waits 0.5 s after it.
-- **Targets missed.**
-  - *4 times faster than `podman run`:* ocirt's lifecycle is as fast as the conmon driven by
-    hand (ratio near 1), and that floor, set by conmon and two runc calls, is only about
-    3.7-4.5 times faster than podman on this machine from run to run. Nothing ocirt adds is
-    left to remove from that path.
-  - *Attached exec at most 1.1 times the conmon driven by hand:* runs give 1.0-1.13. The
-    rest of ocirt's 2-3 ms over about 21 ms is the process spec built from the container's
-    spec, the session record that `ocirt_exec_update_status` and cleanup from other processes
-    read, the session's two threads, and the cleanup of the session's files.
+  share after that is about 0.7 ms: the watcher thread's inotify wake-up, the eventfd to the
+  waiter, the lock, reading the exit file and writing the state.
+- **Noise.** A single `runc` call here takes anything from about 15 to about 60 ms, so the
+  millisecond rows run 30 rounds. The order of the rows changes from round to round, so
+  that each row runs in each position and directly after each other row about equally
+  often. podman leaves cleanup processes running after it returns, which slowed whichever
+  row came next. So podman runs last in each round, and the round waits 0.5 s after it.
+- **Targets not always met.**
+  - *4 times faster than `podman run`:* ocirt's lifecycle is as fast as conmon driven by
+    hand (ratio near 1). That floor, set by conmon and two runc calls, is only 3.3-4.5 times
+    faster than podman over the runs so far. Nothing ocirt adds is left to remove from that
+    path.
+  - *Attached exec at most 1.1 times conmon driven by hand:* runs so far give 0.99-1.13. In
+    the runs that miss the target, ocirt takes 2-3 ms more than the hand driver's 21 ms or
+    so. That difference is the process spec built from the container's spec, the session
+    record that `ocirt_exec_update_status` and cleanup from other processes read, the
+    session's two threads, and the cleanup of the session's files.
 "#;
 
+/// The sections that `--only` can name.
+const SECTIONS: [&str; 5] = ["streams", "lifecycle", "exec", "latency", "scale"];
+
+/// Returns the value after option `name` on the command line, if the option is given.
 fn arg_value(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// Returns the page's list of the CPU, core count, kernel and tool versions.
 fn machine_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -187,31 +211,42 @@ fn machine_description() -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let number = |name: &str, default: usize| {
-        arg_value(&args, name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
+    let number = |name: &str, default: usize| match arg_value(&args, name) {
+        None => default,
+        Some(value) => value.parse().unwrap_or_else(|_| {
+            panic!(
+                "invalid {} value {:?}: expected a whole number",
+                name, value
+            )
+        }),
     };
-    // runc's own time varies by a factor of two from one call to the next on this machine, so
-    // the millisecond rows need many rounds for their medians to settle.
+    // A single runc call took anything from about 15 to about 60 ms on the machine that wrote
+    // docs/BENCHMARKS.md, so the millisecond rows need many rounds for their medians to settle.
     let rounds = number("--rounds", 30);
     let mib = number("--mib", 256);
     let scale_count = number("--scale", 500);
-    let only = arg_value(&args, "--only")
-        .unwrap_or_else(|| "streams,lifecycle,exec,latency,scale".to_string());
-    let wanted = |section: &str| only.split(',').any(|s| s == section);
+    let only = arg_value(&args, "--only").unwrap_or_else(|| SECTIONS.join(","));
+    for section in only.split(',') {
+        assert!(
+            SECTIONS.contains(&section),
+            "invalid --only section {:?}: expected a comma-separated list of {}",
+            section,
+            SECTIONS.join(", ")
+        );
+    }
+    let selected = |section: &str| only.split(',').any(|s| s == section);
     let out = arg_value(&args, "--out").map(PathBuf::from);
     let stream_rounds = rounds.min(6);
 
     let env = Env::new();
     let mut rows = Vec::new();
-    if wanted("lifecycle") {
+    if selected("lifecycle") {
         rows.extend(lifecycle::run_lifecycle(&env, rounds));
     }
-    if wanted("exec") {
+    if selected("exec") {
         rows.extend(lifecycle::run_exec(&env, rounds));
     }
-    if wanted("streams") {
+    if selected("streams") {
         let mut extra = bindings::stream_readers(&env);
         rows.extend(streams::run(
             &env,
@@ -220,20 +255,15 @@ fn main() {
             &mut extra,
         ));
     }
-    if wanted("latency") {
+    if selected("latency") {
         rows.extend(latency::run(&env, rounds));
     }
-    if wanted("scale") {
+    if selected("scale") {
         rows.extend(scale::run(&env, scale_count));
     }
 
     let mut text = String::from("# Benchmarks\n\n");
-    text.push_str("Written by `make bench` (`benches/ocirt/`). Every row was measured in the same run on the\n");
-    text.push_str("same machine, with the rows of a section interleaved round by round; absolute numbers drift\n");
-    text.push_str(
-        "between runs on a shared machine, ratios within one run hold better. Ratio is the row's\n",
-    );
-    text.push_str("median divided by the median of the row named under \"vs\".\n\n");
+    text.push_str(HEADER);
     text.push_str(&machine_description());
     text.push_str(&format!(
         "- {} rounds ({} for streams), {} MiB of output per stream sample, {} containers for scale\n\n",

@@ -1,4 +1,4 @@
-//! Collecting samples and printing them as a Markdown table with medians and ratios.
+//! Rows of samples and their rendering as Markdown tables with medians and ratios.
 
 use std::fmt::Write as _;
 
@@ -38,6 +38,8 @@ impl Row {
         }
     }
 
+    /// Returns the median of the samples (the mean of the middle two for an even count), or
+    /// None without samples.
     pub fn median(&self) -> Option<f64> {
         if self.samples.is_empty() {
             return None;
@@ -61,6 +63,8 @@ impl Row {
     }
 }
 
+/// Formats a table value with no decimals from 100 up, one from 10 up and two below 10, or
+/// returns "-" for None.
 fn number(value: Option<f64>) -> String {
     match value {
         None => "-".to_string(),
@@ -70,7 +74,8 @@ fn number(value: Option<f64>) -> String {
     }
 }
 
-/// Renders the rows of every section as Markdown tables.
+/// Renders the rows as one Markdown table per section, in the order the sections first
+/// appear, each followed by its rows' notes.
 pub fn render(rows: &[Row]) -> String {
     let mut text = String::new();
     let mut sections: Vec<&str> = Vec::new();
@@ -94,23 +99,21 @@ pub fn render(rows: &[Row]) -> String {
                 (Some(mine), Some(theirs)) if theirs > 0.0 => format!("{:.3}", mine / theirs),
                 _ => "-".to_string(),
             };
+            let better = if row.higher_is_better {
+                "higher"
+            } else {
+                "lower"
+            };
             let _ = writeln!(
                 text,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {}, {} is better | {} | {} |",
                 row.name,
                 row.samples.len(),
                 number(row.median()),
                 number(row.min()),
                 number(row.max()),
-                format!(
-                    "{}, {} is better",
-                    row.unit,
-                    if row.higher_is_better {
-                        "higher"
-                    } else {
-                        "lower"
-                    }
-                ),
+                row.unit,
+                better,
                 ratio,
                 row.reference.as_deref().unwrap_or("-")
             );

@@ -18,12 +18,15 @@ fn status_field(pid: &str, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// A C runtime handle that the worker threads share.
 struct SendPtr(*mut ocirt::ffi::runtime::ocirt_runtime);
 // SAFETY: runtime handles are thread-safe by the library's contract.
 unsafe impl Send for SendPtr {}
 // SAFETY: as above.
 unsafe impl Sync for SendPtr {}
 
+/// Creates and starts `count` containers, measures the host process and conmon while they
+/// idle, then stops and deletes them, and returns the section's rows.
 pub fn run(env: &Env, count: usize) -> Vec<Row> {
     let section = "Scale (sleep containers through one runtime handle, 4 host threads)";
     let threads_before = status_field("self", "Threads:").unwrap_or(0);

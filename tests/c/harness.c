@@ -3,7 +3,7 @@
  *
  * Usage: harness ROOTFS
  *   ROOTFS is a busybox root filesystem (scripts/make-bundle.sh builds one).
- * Each test uses its own containers and deletes them in its cleanup block, also when a check
+ * Each test uses its own containers and deletes them in its cleanup block, even when a check
  * fails. The last line is the summary: "harness: N passed, M failed".
  */
 #define _GNU_SOURCE
@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +26,15 @@
 
 #include "ocirt.h"
 
+/* The absolute path of the busybox root filesystem given on the command line. */
 static char rootfs[4096];
-static char run_dir[256];
 static int id_counter;
 
-/* Reports a failed check with the library's view of the last error. */
-static void report(int line, const char *what, int code)
+/* Prints a failed check, and for a failed call its result name and the library's last error
+ * message. */
+static void report(int line, const char *expression, int code)
 {
-    fprintf(stderr, "  FAIL line %d: %s", line, what);
+    fprintf(stderr, "  FAIL line %d: %s", line, expression);
     if (code != OCIRT_OK)
         fprintf(stderr, " -> %s: %s", ocirt_result_name(code), ocirt_last_error_message());
     fputc('\n', stderr);
@@ -57,14 +59,17 @@ static void report(int line, const char *what, int code)
 
 #define CHECK_OK(call) CHECK_RC(call, OCIRT_OK)
 
-/* Writes a container config with an inline spec running `args_json` (a JSON array).
- * `extra` is appended to the container config's fields (", \"stdin\": true"); `terminal`
- * sets process.terminal. */
-static void container_config_full(char *out, size_t size, char *id, size_t id_size,
-                                  const char *args_json, const char *extra, bool terminal)
+/* Writes a fresh container id to `id` and a container config with an inline spec that runs
+ * `args_json` (a JSON array) to `out`. `extra` is NULL or more container config fields, such
+ * as ", \"stdin\": true". `terminal` sets process.terminal. Returns false when the config
+ * does not fit in `size` bytes. */
+static bool write_container_config(char *out, size_t size, char *id, size_t id_size,
+                                   const char *args_json, const char *extra, bool terminal)
 {
+    int written;
+
     snprintf(id, id_size, "harness-%d-%d", (int)getpid(), id_counter++);
-    snprintf(out, size,
+    written = snprintf(out, size,
              "{\"id\": \"%s\", \"rootfs\": \"%s\"%s, \"spec\": {"
              "\"ociVersion\": \"1.0.2\","
              "\"process\": {\"args\": %s, \"terminal\": %s, \"env\": [\"PATH=/bin\"], \"cwd\": \"/\","
@@ -80,17 +85,25 @@ static void container_config_full(char *out, size_t size, char *id, size_t id_si
              "\"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"ipc\"},"
              "  {\"type\": \"uts\"}, {\"type\": \"mount\"}]}}}",
              id, rootfs, extra ? extra : "", args_json, terminal ? "true" : "false");
+    return written >= 0 && (size_t)written < size;
 }
 
+/* Configures a container (see write_container_config) and returns its handle, or NULL after
+ * printing why it failed. */
 static ocirt_container *new_container_full(ocirt_runtime *rt, const char *args_json,
                                            const char *extra, bool terminal, char *id,
                                            size_t id_size)
 {
-    char config[4096];
+    char config[8192];
     ocirt_container *ctr = NULL;
     int rc;
 
-    container_config_full(config, sizeof(config), id, id_size, args_json, extra, terminal);
+    if (!write_container_config(config, sizeof(config), id, id_size, args_json, extra,
+                                terminal)) {
+        report(__LINE__, "container config does not fit the buffer (rootfs path too long?)",
+               OCIRT_OK);
+        return NULL;
+    }
     rc = ocirt_container_new(rt, config, &ctr);
     if (rc != OCIRT_OK) {
         report(__LINE__, "ocirt_container_new", rc);
@@ -105,16 +118,20 @@ static ocirt_container *new_container(ocirt_runtime *rt, const char *args_json, 
     return new_container_full(rt, args_json, NULL, false, id, id_size);
 }
 
-/* Deletes and frees a container; used by every cleanup block. */
+/* Deletes and frees a container for the cleanup blocks. A container that is already deleted
+ * is not an error. */
 static void discard(ocirt_container *ctr)
 {
+    const char *id = "?";
     int rc;
 
     if (ctr == NULL)
         return;
+    ocirt_container_id(ctr, &id);
     rc = ocirt_container_delete(ctr);
     if (rc != OCIRT_OK && rc != OCIRT_ERR_NO_SUCH_CONTAINER)
-        fprintf(stderr, "  note: delete failed: %s\n", ocirt_last_error_message());
+        fprintf(stderr, "  note: deleting container %s failed: %s: %s\n", id,
+                ocirt_result_name(rc), ocirt_last_error_message());
     ocirt_container_free(ctr);
 }
 
@@ -140,9 +157,12 @@ static int test_exit_code_and_log(ocirt_runtime *rt)
     {
         char content[16] = {0};
         FILE *file = fopen(exit_path, "r");
+        size_t read_len;
+
         CHECK(file != NULL);
-        CHECK(fread(content, 1, sizeof(content) - 1, file) > 0);
+        read_len = fread(content, 1, sizeof(content) - 1, file);
         fclose(file);
+        CHECK(read_len > 0);
         CHECK(strcmp(content, "3") == 0);
     }
     ok = 1;
@@ -254,6 +274,7 @@ static int test_bad_input(ocirt_runtime *rt)
     CHECK(other == (ocirt_runtime *)0x1);
     CHECK_RC(ocirt_runtime_new("{\"bogus\": true}", &other), OCIRT_ERR_INVALID_ARGUMENT);
     CHECK(strstr(ocirt_last_error_message(), "bogus") != NULL);
+    CHECK(other == (ocirt_runtime *)0x1);
     CHECK_RC(ocirt_container_new(rt, "{\"id\": \"../up\", \"bundle\": \"/x\"}", &ctr),
              OCIRT_ERR_INVALID_ARGUMENT);
     CHECK(strstr(ocirt_last_error_message(), "../up") != NULL);
@@ -262,6 +283,7 @@ static int test_bad_input(ocirt_runtime *rt)
     long_id[sizeof(long_id) - 1] = '\0';
     CHECK_RC(ocirt_container_open(rt, long_id, &ctr), OCIRT_ERR_INVALID_ARGUMENT);
     CHECK_RC(ocirt_container_open(rt, "absent", &ctr), OCIRT_ERR_NO_SUCH_CONTAINER);
+    CHECK(ctr == (ocirt_container *)0x1);
     CHECK_RC(ocirt_container_start(NULL), OCIRT_ERR_NULL_ARGUMENT);
     CHECK(strstr(ocirt_last_error_message(), "container") != NULL);
     CHECK_RC(ocirt_runtime_supports_kvm(rt, NULL), OCIRT_ERR_NULL_ARGUMENT);
@@ -277,13 +299,14 @@ cleanup:
     return ok;
 }
 
-static int log_lines;
+/* Atomic because the library may call the log callback from several threads at once. */
+static atomic_int log_lines;
 
 static void count_log(void *userdata, ocirt_log_level level, const char *message)
 {
     (void)level;
     if (userdata == &log_lines && message != NULL && message[0] != '\0')
-        log_lines++;
+        atomic_fetch_add(&log_lines, 1);
 }
 
 static int test_log_callback(ocirt_runtime *rt)
@@ -300,14 +323,13 @@ static int test_log_callback(ocirt_runtime *rt)
     CHECK_OK(ocirt_container_start(ctr));
     CHECK_OK(ocirt_container_wait(ctr, 30000, NULL, &code));
     CHECK(code == 0);
-    CHECK(log_lines > 0);
+    CHECK(atomic_load(&log_lines) > 0);
     ok = 1;
 cleanup:
     ocirt_set_log_callback(OCIRT_LOG_OFF, NULL, NULL);
     discard(ctr);
     return ok;
 }
-
 
 /* Output of an attach session, filled by the callbacks on the library's thread. */
 struct collected {
@@ -319,14 +341,6 @@ struct collected {
     int done_calls;
     int freed;
 };
-
-static void collected_init(struct collected *c)
-{
-    memset(c, 0, sizeof(*c));
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->changed, NULL);
-    c->done_result = -1;
-}
 
 static int collect_output(void *userdata, const uint8_t *data, size_t len)
 {
@@ -360,14 +374,22 @@ static void collect_free(void *userdata)
     pthread_mutex_unlock(&c->lock);
 }
 
-static ocirt_attach_callbacks collect_callbacks(struct collected *c)
+/* Initializes `c` and returns attach callbacks that fill it: stdout and stderr both go to
+ * c->out. */
+static ocirt_attach_callbacks collected_init(struct collected *c)
 {
     ocirt_attach_callbacks callbacks = {c, collect_output, collect_output, collect_done,
                                         collect_free};
+
+    memset(c, 0, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->changed, NULL);
+    c->done_result = -1;
     return callbacks;
 }
 
-/* Waits up to `seconds` for `needle` to appear in the collected output. */
+/* Waits up to `seconds` for `needle` to appear in the collected output. Returns whether it
+ * appeared. */
 static bool wait_for_output(struct collected *c, const char *needle, int seconds)
 {
     struct timespec deadline;
@@ -376,11 +398,9 @@ static bool wait_for_output(struct collected *c, const char *needle, int seconds
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += seconds;
     pthread_mutex_lock(&c->lock);
-    while (!(found = strstr(c->out, needle) != NULL)) {
-        if (pthread_cond_timedwait(&c->changed, &c->lock, &deadline) != 0)
-            break;
-    }
     found = strstr(c->out, needle) != NULL;
+    while (!found && pthread_cond_timedwait(&c->changed, &c->lock, &deadline) == 0)
+        found = strstr(c->out, needle) != NULL;
     pthread_mutex_unlock(&c->lock);
     return found;
 }
@@ -397,8 +417,7 @@ static int test_attach_stdin_eof(ocirt_runtime *rt)
     ocirt_container *ctr = new_container_full(rt, "[\"cat\"]", ", \"stdin\": true", false, id,
                                               sizeof(id));
 
-    collected_init(&c);
-    callbacks = collect_callbacks(&c);
+    callbacks = collected_init(&c);
     CHECK(ctr != NULL);
     CHECK_OK(ocirt_container_create(ctr, NULL));
     CHECK_OK(ocirt_container_attach(ctr, "{\"stdin\": true, \"start\": true}", &callbacks,
@@ -408,7 +427,8 @@ static int test_attach_stdin_eof(ocirt_runtime *rt)
     CHECK_OK(ocirt_attach_wait(attach, 30000, &outcome, &code));
     CHECK(outcome == OCIRT_ATTACH_ENDED);
     CHECK(strcmp(c.out, "hello\n") == 0);
-    CHECK(c.done_calls == 1 && c.done_result == OCIRT_OK);
+    CHECK(c.done_calls == 1);
+    CHECK(c.done_result == OCIRT_OK);
     CHECK_OK(ocirt_container_wait(ctr, 30000, NULL, &code));
     CHECK(code == 0);
     ocirt_attach_free(attach);
@@ -435,8 +455,7 @@ static int test_resize_before_start(ocirt_runtime *rt)
     ocirt_container *plain = NULL;
     char plain_id[64];
 
-    collected_init(&c);
-    callbacks = collect_callbacks(&c);
+    callbacks = collected_init(&c);
     CHECK(ctr != NULL);
     CHECK_OK(ocirt_container_create(ctr, NULL));
     CHECK_OK(ocirt_container_resize(ctr, 120, 40));
@@ -445,6 +464,7 @@ static int test_resize_before_start(ocirt_runtime *rt)
     CHECK(outcome == OCIRT_ATTACH_ENDED);
     CHECK(strcmp(c.out, "40 120\r\n") == 0);
 
+    /* A container without a terminal has no size to set. */
     plain = new_container(rt, "[\"sleep\", \"1000\"]", plain_id, sizeof(plain_id));
     CHECK(plain != NULL);
     CHECK_OK(ocirt_container_create(plain, NULL));
@@ -470,15 +490,16 @@ static int test_detach_keys(ocirt_runtime *rt)
     ocirt_container *ctr =
         new_container_full(rt, "[\"sleep\", \"1000\"]", NULL, true, id, sizeof(id));
 
-    collected_init(&c);
-    callbacks = collect_callbacks(&c);
+    callbacks = collected_init(&c);
     CHECK(ctr != NULL);
     CHECK_OK(ocirt_container_create(ctr, NULL));
+    /* A rejected attach must leave the callbacks' userdata to the caller. */
     CHECK_RC(ocirt_container_attach(ctr, "{\"detach_keys\": \"ctrl-C\"}", &callbacks, &attach),
              OCIRT_ERR_INVALID_ARGUMENT);
     CHECK(c.freed == 0);
     CHECK_OK(ocirt_container_attach(ctr, "{\"stdin\": true, \"start\": true}", &callbacks,
                                     &attach));
+    /* ctrl-p ctrl-q, the default detach keys. */
     CHECK_RC(ocirt_attach_write(attach, (const uint8_t *)"\x10\x11", 2), OCIRT_DETACHED);
     CHECK_OK(ocirt_attach_wait(attach, 5000, &outcome, &code));
     CHECK(outcome == OCIRT_ATTACH_DETACHED);
@@ -508,12 +529,12 @@ static int test_stop_while_attached(ocirt_runtime *rt)
         "[\"sh\", \"-c\", \"trap 'echo got-term' TERM; echo ready; while :; do sleep 1; done\"]",
         id, sizeof(id));
 
-    collected_init(&c);
-    callbacks = collect_callbacks(&c);
+    callbacks = collected_init(&c);
     CHECK(ctr != NULL);
     CHECK_OK(ocirt_container_create(ctr, NULL));
     CHECK_OK(ocirt_container_attach(ctr, "{\"start\": true}", &callbacks, &attach));
     CHECK(wait_for_output(&c, "ready", 10));
+    /* The shell survives SIGTERM, so stop must wait out its 3 s timeout and send SIGKILL. */
     clock_gettime(CLOCK_MONOTONIC, &start);
     CHECK_OK(ocirt_container_stop(ctr, 3, false));
     CHECK(seconds_since(&start) >= 2.5);
@@ -528,6 +549,7 @@ cleanup:
     return ok;
 }
 
+/* Arguments and result of ocirt_container_http_attach on a separate thread. */
 struct http_call {
     ocirt_container *ctr;
     int fd;
@@ -550,6 +572,7 @@ static int test_http_attach_frames(ocirt_runtime *rt)
     int fds[2] = {-1, -1};
     unsigned char data[4096];
     size_t len = 0;
+    size_t at = 0;
     ssize_t n;
     char out[256] = {0};
     char err[256] = {0};
@@ -567,32 +590,42 @@ static int test_http_attach_frames(ocirt_runtime *rt)
     call.ctr = ctr;
     call.fd = fds[1];
     call.result = -1;
-    fds[1] = -1; /* the library owns it now */
     CHECK(pthread_create(&thread, NULL, run_http_attach, &call) == 0);
+    /* The library owns the descriptor from the call on and closes it before returning. */
+    fds[1] = -1;
     started = true;
     while ((n = read(fds[0], data + len, sizeof(data) - len)) > 0)
         len += (size_t)n;
     CHECK(pthread_join(thread, NULL) == 0);
     started = false;
     CHECK(call.result == OCIRT_OK);
-    for (size_t at = 0; at + 8 <= len;) {
+
+    /* Each frame is an 8-byte header followed by the payload. The header is the stream (1 for
+     * stdout, 2 for stderr), three zero bytes and the payload length as a big-endian u32. */
+    while (at + 8 <= len) {
         size_t size = ((size_t)data[at + 4] << 24) | ((size_t)data[at + 5] << 16) |
                       ((size_t)data[at + 6] << 8) | (size_t)data[at + 7];
-        CHECK(data[at + 1] == 0 && data[at + 2] == 0 && data[at + 3] == 0);
+        CHECK(data[at + 1] == 0);
+        CHECK(data[at + 2] == 0);
+        CHECK(data[at + 3] == 0);
         CHECK(at + 8 + size <= len);
-        if (data[at] == 1 && out_len + size < sizeof(out)) {
+        CHECK(data[at] == 1 || data[at] == 2);
+        if (data[at] == 1) {
+            CHECK(out_len + size < sizeof(out));
             memcpy(out + out_len, data + at + 8, size);
             out_len += size;
-        } else if (data[at] == 2 && err_len + size < sizeof(err)) {
+        } else {
+            CHECK(err_len + size < sizeof(err));
             memcpy(err + err_len, data + at + 8, size);
             err_len += size;
-        } else {
-            CHECK(!"unexpected stream id");
         }
         at += 8 + size;
     }
-    CHECK(out_len == 7 && memcmp(out, "out\nx\0y", 7) == 0);
-    CHECK(err_len == 4 && memcmp(err, "err\n", 4) == 0);
+    CHECK(at == len);
+    CHECK(out_len == 7);
+    CHECK(memcmp(out, "out\nx\0y", 7) == 0);
+    CHECK(err_len == 4);
+    CHECK(memcmp(err, "err\n", 4) == 0);
     ok = 1;
 cleanup:
     if (started)
@@ -605,8 +638,37 @@ cleanup:
     return ok;
 }
 
-/* The read end of a pipe whose write end is this process's descriptor 3, for preserve_fds. */
+/* The read end of a pipe whose write end is this process's descriptor 3, for the
+ * preserve_fds test (see open_preserved_pipe). -1 when the pipe could not be set up. */
 static int preserved_read = -1;
+
+/* Makes descriptor 3 the write end of a pipe, without FD_CLOEXEC, so that an exec with
+ * "preserve_fds": 1 can write to it, and stores the non-blocking read end in preserved_read.
+ * The library must not pass descriptor 3 to conmon or a container unless preserve_fds asks
+ * for it. */
+static void open_preserved_pipe(void)
+{
+    int pipe_fds[2];
+    int read_end;
+    int write_end;
+
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0)
+        return;
+    /* Move both ends to 10 or above first, because pipe2 may have returned 3 itself. */
+    read_end = fcntl(pipe_fds[0], F_DUPFD_CLOEXEC, 10);
+    write_end = fcntl(pipe_fds[1], F_DUPFD_CLOEXEC, 10);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    /* Non-blocking, so that the test fails instead of hanging when the exec wrote nothing.
+     * The read end never sees EOF, because descriptor 3 stays open in this process. */
+    if (read_end >= 0 && write_end >= 0 && fcntl(read_end, F_SETFL, O_NONBLOCK) == 0 &&
+        dup2(write_end, 3) == 3)
+        preserved_read = read_end;
+    else if (read_end >= 0)
+        close(read_end);
+    if (write_end >= 0)
+        close(write_end);
+}
 
 static int test_exec_attached_and_detached(ocirt_runtime *rt)
 {
@@ -622,8 +684,7 @@ static int test_exec_attached_and_detached(ocirt_runtime *rt)
     ocirt_attach_outcome outcome = OCIRT_ATTACH_DETACHED;
     ocirt_container *ctr = new_container(rt, "[\"sleep\", \"1000\"]", id, sizeof(id));
 
-    collected_init(&c);
-    callbacks = collect_callbacks(&c);
+    callbacks = collected_init(&c);
     CHECK(ctr != NULL);
     CHECK_OK(ocirt_container_create(ctr, NULL));
     CHECK_OK(ocirt_container_start(ctr));
@@ -636,7 +697,8 @@ static int test_exec_attached_and_detached(ocirt_runtime *rt)
     CHECK(outcome == OCIRT_ATTACH_ENDED);
     CHECK(code == 3);
     CHECK(strcmp(c.out, "out\n") == 0);
-    CHECK(c.done_calls == 1 && c.done_result == OCIRT_OK);
+    CHECK(c.done_calls == 1);
+    CHECK(c.done_result == OCIRT_OK);
     ocirt_attach_free(attach);
     attach = NULL;
     CHECK(c.freed == 1);
@@ -658,7 +720,8 @@ static int test_exec_attached_and_detached(ocirt_runtime *rt)
     CHECK_RC(ocirt_exec_start(ctr, session, "{\"cmd\": [\"/no/such/binary\"]}", NULL, &pid, NULL),
              OCIRT_ERR_RUNTIME_NOT_FOUND);
     CHECK_OK(ocirt_exec_update_status(ctr, session, &running, &code));
-    CHECK(!running && code == 127);
+    CHECK(!running);
+    CHECK(code == 127);
     ok = 1;
 cleanup:
     ocirt_attach_free(attach);
@@ -678,10 +741,9 @@ static int test_exec_preserve_fds(ocirt_runtime *rt)
     ocirt_attach_outcome outcome;
     ocirt_container *ctr = new_container(rt, "[\"sleep\", \"1000\"]", id, sizeof(id));
     struct collected c;
-    ocirt_attach_callbacks none;
+    ocirt_attach_callbacks callbacks;
 
-    collected_init(&c);
-    none = collect_callbacks(&c);
+    callbacks = collected_init(&c);
     CHECK(preserved_read >= 0);
     CHECK(ctr != NULL);
     CHECK_OK(ocirt_container_create(ctr, NULL));
@@ -689,7 +751,7 @@ static int test_exec_preserve_fds(ocirt_runtime *rt)
     snprintf(session, sizeof(session), "%s-fd", id);
     CHECK_OK(ocirt_exec_start(ctr, session,
                               "{\"cmd\": [\"sh\", \"-c\", \"echo preserved >&3\"], \"preserve_fds\": 1}",
-                              &none, &pid, &attach));
+                              &callbacks, &pid, &attach));
     CHECK_OK(ocirt_attach_wait(attach, 30000, &outcome, &code));
     if (code != 0)
         fprintf(stderr, "  exec exit code %d, output: %s\n", code, c.out);
@@ -716,8 +778,7 @@ static int test_exec_terminal_resize(ocirt_runtime *rt)
     ocirt_attach_outcome outcome;
     ocirt_container *ctr = new_container(rt, "[\"sleep\", \"1000\"]", id, sizeof(id));
 
-    collected_init(&c);
-    callbacks = collect_callbacks(&c);
+    callbacks = collected_init(&c);
     CHECK(ctr != NULL);
     CHECK_OK(ocirt_container_create(ctr, NULL));
     CHECK_OK(ocirt_container_start(ctr));
@@ -773,7 +834,7 @@ int main(int argc, char **argv)
     int passed = 0;
     int failed = 0;
     char config[1024];
-    char template[] = "/tmp/ocirt-harness-XXXXXX";
+    char run_dir[] = "/tmp/ocirt-harness-XXXXXX";
     ocirt_runtime *rt = NULL;
 
     if (argc != 2) {
@@ -784,30 +845,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "harness: %s: %s\n", argv[1], strerror(errno));
         return 2;
     }
-    if (mkdtemp(template) == NULL) {
+    if (mkdtemp(run_dir) == NULL) {
         perror("mkdtemp");
         return 1;
     }
-    {
-        /* Descriptor 3, without FD_CLOEXEC, for the preserve_fds test; it must not reach any
-         * other container or conmon. */
-        int pipe_fds[2];
-        if (pipe2(pipe_fds, O_CLOEXEC) == 0) {
-            /* Move both ends above 3 first: pipe2 may have returned 3 itself. */
-            int read_end = fcntl(pipe_fds[0], F_DUPFD_CLOEXEC, 10);
-            int write_end = fcntl(pipe_fds[1], F_DUPFD_CLOEXEC, 10);
-            close(pipe_fds[0]);
-            close(pipe_fds[1]);
-            if (read_end >= 0 && write_end >= 0 && dup2(write_end, 3) == 3)
-                preserved_read = read_end;
-            close(write_end);
-        }
-    }
-    snprintf(run_dir, sizeof(run_dir), "%s", template);
+    /* Line-buffered, so that each FAIL line on stderr comes before its test's result line
+     * when both streams go to one pipe. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    open_preserved_pipe();
     snprintf(config, sizeof(config), "{\"run_dir\": \"%s/run\", \"runtime_root\": \"%s/runc\"}",
              run_dir, run_dir);
     if (ocirt_runtime_new(config, &rt) != OCIRT_OK) {
-        fprintf(stderr, "harness: cannot create runtime: %s\n", ocirt_last_error_message());
+        fprintf(stderr, "harness: creating the runtime failed: %s\n", ocirt_last_error_message());
         failed = (int)count;
         goto cleanup;
     }
@@ -823,6 +872,10 @@ int main(int argc, char **argv)
     }
 cleanup:
     ocirt_runtime_free(rt);
+    if (preserved_read >= 0) {
+        close(preserved_read);
+        close(3);
+    }
     nftw(run_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     printf("harness: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
