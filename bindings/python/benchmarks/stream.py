@@ -3,7 +3,7 @@
 Usage: stream.py --rootfs DIR --run-dir DIR --runtime-root DIR --mib N --library PATH
 
 Runs one container that writes N MiB of zeros with ``dd if=/dev/zero bs=65536`` (log driver
-"none"), attaches with ``"start": true`` and a callback that only counts bytes, and prints
+"none"). Attaches with ``"start": true`` and a callback that only counts bytes, and prints
 one JSON line: ``{"mib_per_second": X, "bytes": B}``. The time runs from the attach call to
 the end of the session, as for the library's C-callback row in ``cargo bench``. Needs root,
 runc and conmon. Exits 1 when bytes were lost.
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def parse_arguments() -> argparse.Namespace:
+    """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rootfs", required=True, help="busybox root filesystem directory")
     parser.add_argument("--run-dir", required=True, help="the runtime's run directory")
@@ -63,8 +64,16 @@ def main() -> int:
                 session.wait()
             seconds = time.perf_counter() - began
             container.wait(30)
-        finally:
+        except BaseException:
+            # Remove the container, but report the error that ended the run.
+            try:
+                container.delete()
+            except ocirt.OcirtError as error:
+                print(f"stream.py: deleting {container.id} failed: {error}", file=sys.stderr)
+            raise
+        else:
             container.delete()
+        finally:
             container.close()
 
     if received != expected:

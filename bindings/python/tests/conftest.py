@@ -36,7 +36,7 @@ def unique_id(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def bundle() -> Path:
-    """A busybox bundle (rootfs and config.json) under the repository's build directory."""
+    """Return a busybox bundle (rootfs and config.json) in the repository's build directory."""
     directory = REPO / "build" / "python-test-bundle"
     subprocess.run([str(BUNDLE_SCRIPT), str(directory)], check=True)
     return directory
@@ -82,7 +82,12 @@ class Env:
         self.dir = Path(tempfile.mkdtemp(prefix="ocirt-py-test-", dir="/tmp"))
         self.run_dir = self.dir / "run"
         self.runtime_root = self.dir / "runc"
-        self.runtime = ocirt.Runtime(run_dir=self.run_dir, runtime_root=self.runtime_root)
+        try:
+            self.runtime = ocirt.Runtime(run_dir=self.run_dir, runtime_root=self.runtime_root)
+        except BaseException:
+            # The fixture runs no cleanup when setup fails, so remove the directory here.
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
         self.containers: list[ocirt.Container] = []
 
     def spec(self, args: list[str], terminal: bool = False) -> dict[str, Any]:
@@ -94,7 +99,7 @@ class Env:
     def container(
         self, name: str, args: list[str], terminal: bool = False, **config: Any
     ) -> ocirt.Container:
-        """Configure a container running ``args``; the fixture deletes it."""
+        """Configure a container running ``args``, which the fixture deletes."""
         container = self.runtime.new_container(
             id=unique_id(name), spec=self.spec(args, terminal), rootfs=self.rootfs, **config
         )
@@ -123,6 +128,7 @@ class Env:
         return {"run_dir": str(self.run_dir), "runtime_root": str(self.runtime_root)}
 
     def cleanup(self) -> None:
+        """Delete every container of the test, close the runtime and remove the directories."""
         for container in self.containers:
             try:
                 handle = container
@@ -156,7 +162,7 @@ class Env:
 
 @pytest.fixture
 def env(bundle: Path) -> Iterator[Env]:
-    """A runtime of the test's own, cleaned up after the test whatever its result."""
+    """Yield a runtime of the test's own, cleaned up after the test whatever its result."""
     environment = Env(bundle)
     try:
         yield environment
@@ -165,7 +171,7 @@ def env(bundle: Path) -> Iterator[Env]:
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Check ``condition`` every 20 ms until it holds; False after ``timeout`` seconds."""
+    """Check ``condition`` every 20 ms until it is true, and return False after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -175,7 +181,7 @@ def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def pid_alive(pid: int) -> bool:
-    """True when a process with this pid exists and is not a zombie."""
+    """Return whether a process with this pid exists and is not a zombie."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
@@ -184,8 +190,21 @@ def pid_alive(pid: int) -> bool:
     return fields[0] != "Z"
 
 
+def catches_signal(pid: int, signum: int) -> bool:
+    """Return whether the process has a handler installed for ``signum`` (SigCgt)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            lines = status.read().splitlines()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    for line in lines:
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
+    return False
+
+
 def demux(data: bytes) -> tuple[bytes, bytes]:
-    """Split Docker's multiplexed stream into stdout and stderr; fail on a bad frame."""
+    """Split Docker's multiplexed stream into stdout and stderr, failing on an invalid frame."""
     streams = {1: bytearray(), 2: bytearray()}
     at = 0
     while at < len(data):

@@ -274,12 +274,13 @@ def test_close_during_wait_on_other_thread(env: Env) -> None:
     results: list[ocirt.AttachResult] = []
     waiter = threading.Thread(target=lambda: results.append(session.wait()))
     waiter.start()
-    time.sleep(0.2)
+    assert eventually(lambda: session._state.users > 0), "the waiter never called wait()"
 
     session.close()
     waiter.join(10)
     assert not waiter.is_alive()
-    assert results and results[0].detached
+    assert len(results) == 1
+    assert results[0].detached
     with pytest.raises(ocirt.HandleClosed):
         session.wait()
 
@@ -376,7 +377,10 @@ def test_64_mib_byte_exact(env: Env) -> None:
 def run_http_attach(
     container: ocirt.Container, **options: object
 ) -> tuple[ocirt.AttachOutcome | BaseException, bytes]:
-    """HTTP-attach over a socketpair on a thread; return the outcome and what the peer read."""
+    """Run ``http_attach`` over a socketpair on a thread and return its outcome and the output.
+
+    The output is what the peer read until the library closed the connection.
+    """
     ours, theirs = socket.socketpair()
     outcome: list[ocirt.AttachOutcome | BaseException] = []
 

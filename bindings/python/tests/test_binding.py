@@ -1,5 +1,5 @@
-"""The binding itself: signatures against the header, library lookup, errors, handles,
-configuration and logging."""
+"""Tests of the binding itself: signatures against the header, library lookup, errors,
+handles, configuration and logging."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 import ocirt
 from ocirt import _ffi, _streams
+from ocirt.config import parse_time
 from ocirt.errors import ERROR_CLASSES, Result
 
 from .conftest import REPO, Env
@@ -54,6 +56,7 @@ for _handle in ("ocirt_runtime", "ocirt_container", "ocirt_attach", "ocirt_cance
 
 
 def normalize(c_type: str) -> str:
+    """Return a C type with single spaces and no space before ``*``."""
     return re.sub(r"\s*\*", "*", " ".join(c_type.split()))
 
 
@@ -340,3 +343,38 @@ def test_relative_rootfs_runs(env: Env, monkeypatch: pytest.MonkeyPatch) -> None
     container.create()
     container.start()
     assert container.wait(30) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-05-01T10:20:30.123456789Z", datetime(2024, 5, 1, 10, 20, 30, 123456, timezone.utc)),
+        ("2024-05-01T10:20:30.5Z", datetime(2024, 5, 1, 10, 20, 30, 500000, timezone.utc)),
+        ("2024-05-01T10:20:30Z", datetime(2024, 5, 1, 10, 20, 30, tzinfo=timezone.utc)),
+        (
+            "2024-05-01T12:20:30.25+02:00",
+            datetime(2024, 5, 1, 10, 20, 30, 250000, timezone.utc),
+        ),
+    ],
+)
+def test_parse_time_fractions(text: str, expected: datetime) -> None:
+    assert parse_time(text) == expected
+
+
+def test_parse_time_empty_and_invalid() -> None:
+    assert parse_time("") is None
+    assert parse_time(None) is None
+    with pytest.raises(ValueError, match="invalid RFC 3339 time"):
+        parse_time("yesterday.at.noon")
+
+
+def test_failed_logging_setup_installs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing_library() -> Any:
+        raise ocirt.LibraryNotFound("libocirt.so not found")
+
+    monkeypatch.setattr(_ffi, "lib", missing_library)
+    with pytest.raises(ocirt.LibraryNotFound):
+        ocirt.enable_library_logging(logging.INFO)
+    assert ocirt.logs._target is None
+    # Nothing was installed, so there is nothing to remove (the atexit hook does this too).
+    ocirt.disable_library_logging()

@@ -6,10 +6,13 @@ import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
+from types import TracebackType
 
 import pytest
 
@@ -19,8 +22,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src"
 
 
 def cli_command(env: Env, *args: str) -> list[str]:
-    """Return the argument list that runs the tool with the test's run directory and
-    runtime root."""
+    """Return the argument list that runs the tool on the test's run directory and root."""
     return [
         sys.executable,
         "-m",
@@ -36,7 +38,7 @@ def cli_command(env: Env, *args: str) -> list[str]:
 def ocirt_cli(
     env: Env, *args: str, stdin: bytes | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the tool and collect its output."""
+    """Run the tool to its end and return its exit code and output."""
     return subprocess.run(
         cli_command(env, *args),
         input=stdin if stdin is not None else b"",
@@ -48,20 +50,50 @@ def ocirt_cli(
 
 
 class Terminal:
-    """The tool running on a pseudo-terminal, as a person at a shell would run it."""
+    """The tool running on a pseudo-terminal, as a person at a shell would run it.
+
+    Leaving the ``with`` block kills the tool if it still runs and closes the terminal.
+    """
 
     def __init__(self, env: Env, *args: str) -> None:
         command = cli_command(env, *args)
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            os.environ["PYTHONPATH"] = str(SOURCE)
-            os.execv(sys.executable, command)
+            try:
+                os.environ["PYTHONPATH"] = str(SOURCE)
+                os.execv(sys.executable, command)
+            finally:
+                # Never return into pytest in the child, also when exec failed.
+                os._exit(127)
         self.output = b""
+        self.running = True
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.running:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.running = False
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
     def type(self, data: bytes) -> None:
         os.write(self.fd, data)
 
+    def wait_for_raw_mode(self) -> bool:
+        """Wait until the tool has put the terminal in raw mode, as it does before attaching."""
+        return eventually(lambda: not termios.tcgetattr(self.fd)[3] & termios.ICANON)
+
     def read_until(self, needle: bytes, timeout: float = 10) -> bool:
+        """Read the output until it contains ``needle``, and return False after ``timeout`` s."""
         deadline = time.monotonic() + timeout
         while needle not in self.output:
             left = deadline - time.monotonic()
@@ -79,15 +111,15 @@ class Terminal:
         return True
 
     def exit_code(self, timeout: float = 30) -> int:
+        """Wait until the tool exits, reading its output, and return its exit code."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
-                os.close(self.fd)
+                self.running = False
                 return os.waitstatus_to_exitcode(status)
             self.read_until(b"\0never\0", 0.1)
-        os.kill(self.pid, 9)
-        raise AssertionError(f"the tool did not exit; its output: {self.output!r}")
+        raise AssertionError(f"the tool did not exit within {timeout} s. Output: {self.output!r}")
 
 
 def test_run_rm_prints_output(env: Env) -> None:
@@ -172,7 +204,7 @@ def test_detached_container_commands(env: Env) -> None:
 def test_kill_and_states(env: Env) -> None:
     container_id = ocirt_cli(env, "run", "-d", str(env.rootfs), "sleep", "1000").stdout.strip()
     killed = ocirt_cli(env, "kill", "-s", "TERM", container_id.decode())
-    # PID 1 ignores SIGTERM without a handler; KILL ends it.
+    # PID 1 without a handler ignores SIGTERM, so the container runs on until KILL.
     assert killed.returncode == 0
     assert ocirt_cli(env, "kill", container_id.decode()).stdout == container_id + b"\n"
     assert eventually(lambda: b"Exited (137)" in ocirt_cli(env, "ps", "-a").stdout)
@@ -191,27 +223,29 @@ def test_detached_rm_removes_after_exit(env: Env) -> None:
 
 
 def test_terminal_detach_and_attach(env: Env) -> None:
-    terminal = Terminal(env, "run", "-it", "--name", "shell", str(env.rootfs), "sh")
-    assert terminal.read_until(b"# "), terminal.output
-    terminal.type(b"echo $((6*7))\r")
-    assert terminal.read_until(b"42\r\n"), terminal.output
-    terminal.type(b"\x10\x11")
-    assert terminal.exit_code() == 0
+    with Terminal(env, "run", "-it", "--name", "shell", str(env.rootfs), "sh") as terminal:
+        assert terminal.read_until(b"# "), terminal.output
+        terminal.type(b"echo $((6*7))\r")
+        assert terminal.read_until(b"42\r\n"), terminal.output
+        terminal.type(b"\x10\x11")
+        assert terminal.exit_code() == 0
     assert " Up " in ocirt_cli(env, "ps").stdout.decode()
 
-    attached = Terminal(env, "attach", "shell")
-    time.sleep(0.5)
-    attached.type(b"echo again-$((1+1))\r")
-    assert attached.read_until(b"again-2\r\n"), attached.output
-    attached.type(b"exit 7\r")
-    assert attached.exit_code() == 7
+    with Terminal(env, "attach", "shell") as attached:
+        # tty.setraw discards pending input (TCSAFLUSH), so type only after raw mode is on.
+        assert attached.wait_for_raw_mode(), attached.output
+        attached.type(b"echo again-$((1+1))\r")
+        assert attached.read_until(b"again-2\r\n"), attached.output
+        attached.type(b"exit 7\r")
+        assert attached.exit_code() == 7
 
 
 def test_terminal_detach_with_rm(env: Env) -> None:
-    terminal = Terminal(env, "run", "--rm", "-it", "--name", "temporary", str(env.rootfs), "sh")
-    assert terminal.read_until(b"# "), terminal.output
-    terminal.type(b"\x10\x11")
-    assert terminal.exit_code() == 0
+    command = ("run", "--rm", "-it", "--name", "temporary", str(env.rootfs), "sh")
+    with Terminal(env, *command) as terminal:
+        assert terminal.read_until(b"# "), terminal.output
+        terminal.type(b"\x10\x11")
+        assert terminal.exit_code() == 0
     assert " Up " in ocirt_cli(env, "ps").stdout.decode()
 
     # After a detach, conmon's exit command removes the container once it exits.
@@ -221,11 +255,11 @@ def test_terminal_detach_with_rm(env: Env) -> None:
 
 def test_terminal_exec(env: Env) -> None:
     ocirt_cli(env, "run", "-d", "--name", "box", str(env.rootfs), "sleep", "1000")
-    terminal = Terminal(env, "exec", "-it", "box", "sh")
-    assert terminal.read_until(b"# "), terminal.output
-    terminal.type(b"tty; exit 5\r")
-    assert terminal.read_until(b"/dev/pts/"), terminal.output
-    assert terminal.exit_code() == 5
+    with Terminal(env, "exec", "-it", "box", "sh") as terminal:
+        assert terminal.read_until(b"# "), terminal.output
+        terminal.type(b"tty; exit 5\r")
+        assert terminal.read_until(b"/dev/pts/"), terminal.output
+        assert terminal.exit_code() == 5
 
 
 def test_info_formats(env: Env) -> None:
@@ -263,7 +297,7 @@ def test_help_exits_zero(env: Env, flag: str) -> None:
     assert b"usage: python3 -m ocirt" in result.stdout
 
 
-def test_piped_stdin_passes_detach_key_bytes(env: Env) -> None:
+def test_piped_stdin_keeps_detach_bytes(env: Env) -> None:
     # Without a terminal on stdin there are no detach keys unless --detach-keys names them,
     # so binary input reaches the container whole.
     data = b"a\x10\x11b\n"
@@ -289,10 +323,8 @@ def test_finished_exec_sessions_are_removed(env: Env) -> None:
     container_id = ocirt_cli(env, "run", "-d", str(env.rootfs), "sleep", "1000").stdout
     container_id = container_id.strip()
     for code in (0, 3):
-        assert (
-            ocirt_cli(env, "exec", container_id.decode(), "sh", "-c", f"exit {code}").returncode
-            == code
-        )
+        executed = ocirt_cli(env, "exec", container_id.decode(), "sh", "-c", f"exit {code}")
+        assert executed.returncode == code
     sessions = env.run_dir / "containers" / container_id.decode() / "exec"
     assert list(sessions.iterdir()) == []
     # A detached session stays until the container is removed.
@@ -309,7 +341,8 @@ def test_closed_stdout_reader(env: Env) -> None:
         env={**os.environ, "PYTHONPATH": str(SOURCE)},
     )
     try:
-        assert tool.stdout is not None and tool.stderr is not None
+        assert tool.stdout is not None
+        assert tool.stderr is not None
         assert tool.stdout.read(10) == b"y\ny\ny\ny\ny\n"
         tool.stdout.close()
         assert tool.wait(timeout=60) == 141
@@ -352,7 +385,7 @@ def test_bad_bundles(env: Env, tmp_path: Path) -> None:
     assert a_list.returncode == 125
     assert (
         a_list.stderr
-        == f"Error: {tmp_path}/config.json must hold a JSON object, not list\n".encode()
+        == f"Error: {tmp_path}/config.json must contain a JSON object, not list\n".encode()
     )
     (tmp_path / "config.json").write_text(json.dumps({"root": {"path": "rootfs"}, "process": {}}))
     no_rootfs = ocirt_cli(env, "run", "--rm", str(tmp_path), "true")
@@ -361,7 +394,7 @@ def test_bad_bundles(env: Env, tmp_path: Path) -> None:
     assert env.runtime.containers() == []
 
 
-def test_several_containers_with_an_unknown_one(env: Env) -> None:
+def test_unknown_name_among_several(env: Env) -> None:
     ocirt_cli(env, "run", "-d", "--name", "kept", str(env.rootfs), "sleep", "1000")
     for command, code in (("stop", 125), ("kill", 125), ("rm", 1)):
         result = ocirt_cli(env, command, "nope", "kept")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -27,7 +28,8 @@ def test_exec_output_and_exit_code(sleeper: ocirt.Container) -> None:
     with sleeper.exec(
         ["sh", "-c", "echo out; echo err >&2; exit 3"], stdout=stdout, stderr=stderr
     ) as session:
-        assert session.pid is not None and session.pid > 0
+        assert session.pid is not None
+        assert session.pid > 0
         result = session.wait(30)
 
     assert result == ocirt.AttachResult(ocirt.AttachOutcome.ENDED, 3)
@@ -222,9 +224,11 @@ def test_exec_over_http_cancelled(sleeper: ocirt.Container) -> None:
     token = ocirt.CancelToken()
 
     session = sleeper.exec_http(["sleep", "1000"], theirs, stdin=False, cancel=token)
-    threading.Timer(0.2, token.trigger).start()
+    timer = threading.Timer(0.2, token.trigger)
+    timer.start()
     with ours:
         assert read_all(ours) == b""
+    timer.join()
     with pytest.raises(ocirt.Cancelled):
         session.wait(10)
 
@@ -233,3 +237,30 @@ def test_exec_over_http_cancelled(sleeper: ocirt.Container) -> None:
     assert token.closed
     session.close()
     session.stop(0)
+
+
+def test_dropped_http_session_frees_token(sleeper: ocirt.Container) -> None:
+    ours, theirs = socket.socketpair()
+    token = ocirt.CancelToken()
+    session = sleeper.exec_http(["sleep", "1000"], theirs, stdin=False, cancel=token)
+    token.close()
+    assert token._state.users == 1
+    ours.settimeout(30)
+
+    # Collecting the session frees its stream handle and then releases the token.
+    del session
+    gc.collect()
+    assert token._state.users == 0
+    with ours:
+        assert read_all(ours) == b""
+
+
+def test_exec_http_invalid_command_closes_socket(sleeper: ocirt.Container) -> None:
+    ours, theirs = socket.socketpair()
+
+    with pytest.raises(TypeError, match="sequence of arguments"):
+        sleeper.exec_http("echo hi", theirs)
+
+    assert theirs.fileno() == -1
+    with ours:
+        assert ours.recv(16) == b""

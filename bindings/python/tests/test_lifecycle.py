@@ -11,7 +11,7 @@ import pytest
 
 import ocirt
 
-from .conftest import Env, eventually, pid_alive, unique_id
+from .conftest import Env, catches_signal, eventually, pid_alive, unique_id
 
 
 def test_exit_code_state_and_log(env: Env) -> None:
@@ -54,7 +54,8 @@ def test_stop_uses_stop_signal(env: Env) -> None:
         ["sh", "-c", "trap 'exit 0' INT; while :; do sleep 1; done"],
         stop_signal="SIGINT",
     )
-    time.sleep(0.3)  # let the shell install its trap
+    pid = container.state(refresh=True).pid
+    assert eventually(lambda: catches_signal(pid, signal.SIGINT)), "the shell set no INT trap"
 
     began = time.monotonic()
     container.stop(10)
@@ -63,7 +64,7 @@ def test_stop_uses_stop_signal(env: Env) -> None:
 
 
 def test_stop_ignored_term_kills_after_timeout(env: Env) -> None:
-    """PID 1 without a handler ignores SIGTERM, so stop(2) must SIGKILL after 2 s."""
+    """PID 1 without a handler ignores SIGTERM, so stop(2) must send SIGKILL after 2 s."""
     container = env.running("stop-grace", ["sleep", "1000"])
     pid = container.state(refresh=True).pid
     assert pid_alive(pid)
@@ -71,7 +72,8 @@ def test_stop_ignored_term_kills_after_timeout(env: Env) -> None:
     began = time.monotonic()
     container.stop(2)
     elapsed = time.monotonic() - began
-    assert 2 <= elapsed <= 8, f"stop(2) returned after {elapsed:.2f} s"
+    assert elapsed >= 2, f"stop(2) returned after {elapsed:.2f} s"
+    assert elapsed <= 8, f"stop(2) returned after {elapsed:.2f} s"
     assert container.wait(0) == 137
     assert eventually(lambda: not pid_alive(pid), 5)
     assert env.runc_ids() == [container.id]
@@ -84,7 +86,8 @@ def test_stop_stopped_container_succeeds(env: Env) -> None:
 
     began = time.monotonic()
     container.stop(5)
-    assert time.monotonic() - began < 1
+    # A stop that waited for the process would take the whole 5 s.
+    assert time.monotonic() - began < 4
     with pytest.raises(ocirt.ContainerStateInvalid):
         container.kill(signal.SIGTERM)
     assert container.wait(0) == 0

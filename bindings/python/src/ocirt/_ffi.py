@@ -1,9 +1,9 @@
 """Loading of libocirt.so and the ctypes signature of every function in ``include/ocirt.h``.
 
-Every function the header declares has an entry in ``SIGNATURES``; a test compares the two.
-Functions that return ``ocirt_result`` get an ``errcheck`` that raises the matching
-``OcirtError`` subclass with ``ocirt_last_error_message()``, read on the calling thread right
-after the failing call, as the library requires.
+Every function that the header declares has an entry in ``SIGNATURES``, and a test compares
+the two. Functions that return ``ocirt_result`` get an ``errcheck`` that raises the matching
+``OcirtError`` subclass with ``ocirt_last_error_message()``. The message is read on the
+calling thread right after the failing call, as the library requires.
 
 ctypes releases the GIL for the duration of every call into the library (``CDLL``, not
 ``PyDLL``), so library threads can run Python callbacks while a Python thread blocks in a
@@ -35,8 +35,8 @@ from .errors import LibraryNotFound, error_for
 
 LIBRARY_NAME = "libocirt.so"
 
-# Name of a text file in the package holding the ocirt source tree the package was built from
-# (written by setup.py when the package is installed from that tree).
+# Name of a text file in the package that contains the path of the ocirt source tree the
+# package was built from. setup.py writes it when the package is installed from that tree.
 BUILD_TREE_FILE = "_build_tree.txt"
 
 STREAM_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
@@ -46,7 +46,7 @@ LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
 
 
 class AttachCallbacks(ctypes.Structure):
-    """``ocirt_attach_callbacks``; the library copies it during the call that takes it."""
+    """The ``ocirt_attach_callbacks`` struct, which the library copies during the call."""
 
     _fields_ = [
         ("userdata", c_void_p),
@@ -58,7 +58,7 @@ class AttachCallbacks(ctypes.Structure):
 
 
 class Signature(NamedTuple):
-    """A function's ctypes return type and argument types; ``checked`` marks ocirt_result."""
+    """A function's ctypes return and argument types. ``checked`` marks an ocirt_result."""
 
     restype: Any
     argtypes: tuple[Any, ...]
@@ -160,7 +160,7 @@ _library_path: str | None = None
 
 
 def _check_result(result: int, function: Any, arguments: tuple[Any, ...]) -> int:
-    """Raise the exception for a non-zero ``ocirt_result``; runs on the calling thread."""
+    """Raise the exception for a non-zero ``ocirt_result``, on the thread that made the call."""
     if result != 0:
         # Only loaded functions get this errcheck, so the library is set.
         assert _library is not None
@@ -171,7 +171,7 @@ def _check_result(result: int, function: Any, arguments: tuple[Any, ...]) -> int
 
 
 def build_tree_candidates() -> list[Path]:
-    """Return the ocirt source trees that may hold a built library, nearest first.
+    """Return the ocirt source trees that may contain a built library, nearest first.
 
     These are the directories above this package that contain ``include/ocirt.h`` (a source
     checkout or an editable install), then the tree recorded when the package was installed.
@@ -190,7 +190,7 @@ def build_tree_candidates() -> list[Path]:
 
 
 def _load() -> tuple[ctypes.CDLL, str]:
-    """Load the library: OCIRT_LIBRARY, next to the package, the build tree, the loader."""
+    """Load the library from OCIRT_LIBRARY, the package, the build tree or the loader."""
     tried: list[str] = []
 
     explicit = os.environ.get("OCIRT_LIBRARY")
@@ -199,8 +199,8 @@ def _load() -> tuple[ctypes.CDLL, str]:
             return ctypes.CDLL(explicit), explicit
         except OSError as error:
             raise LibraryNotFound(
-                f"cannot load libocirt from OCIRT_LIBRARY={explicit}: {error}; "
-                "point OCIRT_LIBRARY at a built libocirt.so or unset it"
+                f"failed to load libocirt.so from OCIRT_LIBRARY={explicit}: {error}. "
+                "Point OCIRT_LIBRARY at a built libocirt.so or unset it."
             ) from error
     tried.append("OCIRT_LIBRARY: not set")
 
@@ -220,11 +220,11 @@ def _load() -> tuple[ctypes.CDLL, str]:
     except OSError as error:
         tried.append(f"system loader: {error}")
     raise LibraryNotFound(
-        "cannot find libocirt.so; tried "
+        "libocirt.so not found. Tried "
         + "; ".join(tried)
         + ". Build it with `cargo build --release` in the ocirt repository and set "
         "OCIRT_LIBRARY to its target/release/libocirt.so, or install it with "
-        "`make install` and `ldconfig`"
+        "`make install` and `ldconfig`."
     )
 
 
@@ -238,10 +238,10 @@ def _declare(library: ctypes.CDLL) -> None:
 
 
 def lib() -> Any:
-    """Return the loaded library with every signature declared; load it on first use.
+    """Return the loaded library with every signature declared, loading it on first use.
 
     Raises ``LibraryNotFound`` naming every place it tried, or ``AttributeError`` when the
-    library lacks a function this module declares (a library older than the binding).
+    library lacks a function that this module declares (a library older than the binding).
     """
     global _library, _library_path
     with _lock:
@@ -270,7 +270,10 @@ def take_string(address: c_void_p) -> str:
 
 
 def encode(text: str | None) -> bytes | None:
-    """Encode a str argument as UTF-8 for a ``const char *`` parameter (None stays NULL)."""
+    """Encode a str argument as UTF-8 for a ``const char *`` parameter (None stays NULL).
+
+    Raises ``ValueError`` for a string that contains a NUL character.
+    """
     if text is None:
         return None
     if "\0" in text:

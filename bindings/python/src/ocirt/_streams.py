@@ -3,13 +3,15 @@
 The C callbacks are module-level ``CFUNCTYPE`` objects, so they stay referenced for the
 life of the process. Each session passes a small integer key as ``userdata``, and the key
 selects a ``SessionState`` in ``_sessions``. That entry keeps the host's sinks until the
-library calls ``userdata_free``. That happens exactly once, after the last
-callback, and only when the call that took the callbacks returned ``OCIRT_OK``; when the
-call fails, ``SessionState.discard()`` removes the entry instead.
+library calls ``userdata_free``. ``include/ocirt.h`` specifies that the library calls it
+exactly once, after the last callback, and only when the call that took the callbacks
+returned ``OCIRT_OK``. When that call fails, ``SessionState.discard()`` removes the entry
+instead.
 
 Callbacks run on a library thread, one at a time per session. An exception raised by a
 sink is stored in the session and the callback returns 1, which makes the library end the
-session with ``OCIRT_ERR_CALLBACK_ABORTED``; the waiting call then re-raises the exception.
+session with ``OCIRT_ERR_CALLBACK_ABORTED``. The waiting call then raises the exception
+again.
 """
 
 from __future__ import annotations
@@ -57,8 +59,10 @@ STDIN_READ_SIZE = 64 * 1024
 
 
 def output_sink(target: OutputTarget) -> Callable[[bytes], object] | None:
-    """Turn an output target into a callable; file-like objects are flushed after each write,
-    so interactive output shows at once."""
+    """Return an output target as a callable, or None for None.
+
+    A file-like target is flushed after each write, so interactive output shows at once.
+    """
     if target is None:
         return None
     if callable(target):
@@ -79,7 +83,7 @@ def output_sink(target: OutputTarget) -> Callable[[bytes], object] | None:
 
 
 class SessionState:
-    """Per-session data of the C callbacks: the sinks, the first host error, the result."""
+    """Per-session data of the C callbacks: the sinks, the first host error and the result."""
 
     def __init__(
         self,
@@ -96,7 +100,7 @@ class SessionState:
         self._lock = threading.Lock()
 
     def record_error(self, error: BaseException) -> None:
-        """Keep the first exception raised by the host's code for this session."""
+        """Store the exception unless the host's code raised an earlier one in this session."""
         with self._lock:
             if self.error is None:
                 self.error = error
@@ -113,7 +117,10 @@ class SessionState:
         )
 
     def discard(self) -> None:
-        """Unregister after the call that took the callbacks failed (no userdata_free comes)."""
+        """Unregister the session after the call that took the callbacks failed.
+
+        The library calls no ``userdata_free`` after a failed call.
+        """
         _sessions.pop(self.key, None)
         self.released.set()
 
@@ -124,14 +131,14 @@ _local = threading.local()
 
 
 def in_callback() -> bool:
-    """True on a library thread while it runs one of a session's callbacks."""
+    """Return whether this thread is inside an output callback that the library called."""
     return bool(getattr(_local, "active", False))
 
 
 def _deliver(userdata: int | None, data: int | None, length: int, stdout: bool) -> int:
     session = _sessions.get(userdata or 0)
     if session is None:
-        # Not ours any more; stop the session rather than guess.
+        # The key is no longer registered, so stop the session rather than guess.
         return 1
     sink = session.stdout if stdout else session.stderr
     if sink is None or length == 0:
@@ -181,7 +188,7 @@ def live_sessions() -> int:
 
 
 def stdin_chunks(source: StdinSource) -> Iterator[bytes]:
-    """Yield the chunks of a stdin source; file-like objects are read as data arrives."""
+    """Yield the chunks of a stdin source, reading a file-like object as data arrives."""
     if source is None or isinstance(source, bool):
         return
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -202,7 +209,7 @@ def stdin_chunks(source: StdinSource) -> Iterator[bytes]:
 
 
 class StdinTarget(Protocol):
-    """The session side of stdin feeding (an ``Attach``)."""
+    """Session that stdin is fed to, such as an ``Attach``."""
 
     def write(self, data: bytes) -> None: ...
 
@@ -214,13 +221,14 @@ class StdinTarget(Protocol):
 def start_feeding(target: StdinTarget, source: StdinSource, session: SessionState) -> None:
     """Feed ``source`` to the session's stdin on a daemon thread, then half-close stdin.
 
-    An exception from the source itself (the host's iterable or file) stops the session
-    and is re-raised by its wait. Library errors end feeding quietly: they mean the session
-    is over, and the session's own result reports why.
+    An exception from the source itself (the host's iterable or file) detaches the session,
+    and its wait raises the exception. Library errors end the feeding with a debug log
+    record, because they mean that the session is over, and the session's own result
+    reports why.
 
     NOTE: nothing can interrupt the thread while the source blocks (a terminal or a pipe
     with no data). For such a source pass an unbuffered file, such as
-    ``open(0, "rb", buffering=0, closefd=False)``: a thread blocked in ``sys.stdin.buffer``
+    ``open(0, "rb", buffering=0, closefd=False)``. A thread blocked in ``sys.stdin.buffer``
     holds that object's lock, and Python aborts when it exits while the lock is held.
     """
 
@@ -235,8 +243,8 @@ def start_feeding(target: StdinTarget, source: StdinSource, session: SessionStat
                 session.record_error(error)
                 try:
                     target.detach()
-                except (OcirtError, HandleClosed):
-                    pass
+                except (OcirtError, HandleClosed) as detach_error:
+                    logger.debug("detaching after a stdin source error failed: %s", detach_error)
                 return
             if not chunk:
                 continue

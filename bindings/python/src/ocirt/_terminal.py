@@ -28,7 +28,7 @@ def descriptor_writer(fd: int) -> Callable[[bytes], None]:
 
 
 def terminal_size() -> tuple[int, int] | None:
-    """Return (columns, rows) of the terminal on stdout or stdin, or None without one."""
+    """Return (columns, rows) of the terminal on stdout, stdin or stderr, or None without one."""
     for fd in (1, 0, 2):
         try:
             size = os.get_terminal_size(fd)
@@ -40,8 +40,11 @@ def terminal_size() -> tuple[int, int] | None:
 
 
 class RawTerminal:
-    """Raw mode of stdin's terminal for a ``with`` block, which passes size changes (SIGWINCH)
-    to ``on_resize`` (columns, rows). Does nothing when stdin is not a terminal."""
+    """Context manager that puts stdin's terminal in raw mode for a ``with`` block.
+
+    Inside the block, size changes (SIGWINCH) call ``on_resize(columns, rows)``. It does
+    nothing when stdin is not a terminal.
+    """
 
     def __init__(self, on_resize: Callable[[int, int], None] | None = None) -> None:
         self.on_resize = on_resize
@@ -63,7 +66,7 @@ class RawTerminal:
         try:
             self.on_resize(*size)
         except Exception as error:  # noqa: BLE001 - a signal handler must not raise
-            logger.debug("passing the terminal size %sx%s on failed: %s", *size, error)
+            logger.debug("resizing the container's terminal to %sx%s failed: %s", *size, error)
 
     def __exit__(
         self,

@@ -3,7 +3,7 @@
 Python runs signal handlers (and raises ``KeyboardInterrupt``) only on the main thread and
 only between bytecodes, never while that thread is blocked inside a C call. So on the main
 thread a long wait is made of calls of at most ``SLICE_MS`` milliseconds. Other threads never
-run signal handlers, so there it is one call.
+run signal handlers, so there the wait is one call.
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ T = TypeVar("T")
 SLICE_MS = 250
 
 
-def wait_in_slices(call: Callable[[int], T], timeout: float | None, what: str, function: str) -> T:
+def wait_in_slices(
+    call: Callable[[int], T], timeout: float | None, description: str, function: str
+) -> T:
     """Run ``call(timeout_ms)`` until it returns, for at most ``timeout`` seconds.
 
     ``call`` must raise ``Timeout`` when its own timeout ends. ``timeout`` None waits
-    forever. Raises ``Timeout`` naming ``what`` when ``timeout`` passes.
+    forever. When ``timeout`` passes, raises ``Timeout`` naming ``description`` (what the
+    call waits for) and ``function``, the C function.
     """
     if timeout is not None and timeout < 0:
         raise ValueError(f"timeout must be None or at least 0 seconds, not {timeout}")
@@ -44,5 +47,7 @@ def wait_in_slices(call: Callable[[int], T], timeout: float | None, what: str, f
         except Timeout:
             if deadline is not None and time.monotonic() >= deadline:
                 raise Timeout(
-                    Result.ERR_TIMED_OUT, f"{what} is still going after {timeout} s", function
+                    Result.ERR_TIMED_OUT,
+                    f"timed out after {timeout} s waiting for {description}",
+                    function,
                 ) from None

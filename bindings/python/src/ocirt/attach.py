@@ -6,11 +6,10 @@ import ctypes
 import dataclasses
 import enum
 import threading
-import weakref
-from types import TracebackType
+from collections.abc import Callable
 
 from . import _ffi, _streams
-from ._handle import HandleState
+from ._handle import HandleOwner
 from ._wait import wait_in_slices
 from .errors import OcirtError, Timeout
 
@@ -21,15 +20,16 @@ class AttachOutcome(enum.IntEnum):
     ENDED = 0
     """The streams ended because the process exited or closed them."""
     DETACHED = 1
-    """The session detached (detach keys or ``detach()``); the process runs on."""
+    """The session detached (detach keys or ``detach()``), and the process runs on."""
 
 
 @dataclasses.dataclass(frozen=True)
 class AttachResult:
-    """The end of a session: its outcome, and an exec session's exit code.
+    """End of a session: its outcome, and an exec session's exit code.
 
-    ``exit_code`` is 0-255 (128+N after signal N) for an exec session that ended, and None
-    for a container attach, a detached session, or whenever the library does not know it.
+    ``exit_code`` is 0-255 (128+N after signal N) for an exec session that ended. It is
+    None for a container attach, for a detached session, and whenever the library did not
+    record the code.
     """
 
     outcome: AttachOutcome
@@ -37,40 +37,55 @@ class AttachResult:
 
     @property
     def detached(self) -> bool:
-        """True when the session detached and the process keeps running."""
+        """Whether the session detached, so that the process keeps running."""
         return self.outcome == AttachOutcome.DETACHED
 
 
-def _free_session(handle: ctypes.c_void_p) -> None:
-    # ocirt_attach_free waits for the session's callbacks, so it must never run on the
-    # library thread that runs them. That happens when a callback made the last call on a
-    # closed session or dropped the last reference, so a thread takes the free over.
-    free = _ffi.lib().ocirt_attach_free
-    if _streams.in_callback():
-        threading.Thread(target=free, args=(handle,), name="ocirt-attach-free").start()
-    else:
-        free(handle)
+def _session_free(after_free: Callable[[], None] | None) -> Callable[[ctypes.c_void_p], None]:
+    """Return the free function of a session handle, which calls ``after_free`` last."""
+
+    def free(handle: ctypes.c_void_p) -> None:
+        _ffi.lib().ocirt_attach_free(handle)
+        if after_free is not None:
+            after_free()
+
+    def free_session(handle: ctypes.c_void_p) -> None:
+        # ocirt_attach_free waits for the session's callbacks, so it must never run on the
+        # library thread that runs them. That happens when a callback made the last call on
+        # a closed session or dropped the last reference, so another thread does the free.
+        if _streams.in_callback():
+            threading.Thread(target=free, args=(handle,), name="ocirt-attach-free").start()
+        else:
+            free(handle)
+
+    return free_session
 
 
-class Attach:
+class Attach(HandleOwner):
     """A running attach or exec session, made by ``Container.attach`` or ``Container.exec``.
 
     Output goes to the targets given when the session was made, on a library thread, in
     order. The methods may be called from any thread. ``close()`` (or leaving a ``with``
-    block) stops a session that is still going; the container keeps running.
+    block) stops a session that is still going, and the container keeps running.
     """
 
-    def __init__(self, address: int, session: _streams.SessionState, description: str) -> None:
-        self._state = HandleState(address, _free_session, description)
+    def __init__(
+        self,
+        address: int,
+        session: _streams.SessionState,
+        description: str,
+        after_free: Callable[[], None] | None = None,
+    ) -> None:
+        """Own the session handle at ``address``; ``after_free`` runs once it is freed."""
+        self._own(address, _session_free(after_free), description)
         self._session = session
-        self._finalizer = weakref.finalize(self, self._state.close)
 
     def write(self, data: _streams.BytesLike) -> None:
         """Write ``data`` to the session's stdin.
 
-        Raises ``Detached`` when the bytes complete the detach keys (the bytes before the
-        keys are sent first), and ``ContainerStateInvalid`` when the session has no stdin
-        or stdin was closed.
+        Raises ``Detached`` when the bytes complete the detach keys, after the bytes before
+        the keys were sent. Raises ``ContainerStateInvalid`` when the session has no stdin
+        or its stdin was closed.
         """
         payload = bytes(data)
         with self._state.use() as handle:
@@ -82,16 +97,17 @@ class Attach:
             _ffi.lib().ocirt_attach_close_stdin(handle)
 
     def detach(self) -> None:
-        """End the session with outcome DETACHED; the process keeps running."""
+        """End the session with outcome DETACHED, and leave the process running."""
         with self._state.use() as handle:
             _ffi.lib().ocirt_attach_detach(handle)
 
     def wait(self, timeout: float | None = None) -> AttachResult:
         """Wait until the session is over, at most ``timeout`` seconds (None: no limit).
 
-        Returns the outcome. Raises the exception that an output callback or the stdin
-        source raised, ``Timeout`` when the session is still going, and the session's
-        error (such as ``IOFailure``) when it failed. May be called again.
+        Returns the outcome and may be called again. Raises the exception that an output
+        callback or the stdin source raised. For an output callback, the library's
+        ``CallbackAborted`` is its cause. Otherwise raises ``Timeout`` when the session is
+        still going, and the session's error (such as ``IOFailure``) when it failed.
         """
         outcome = ctypes.c_int32()
         exit_code = ctypes.c_int32()
@@ -118,7 +134,7 @@ class Attach:
     def close(self) -> None:
         """Free the session, stopping it first if it is still going. Idempotent.
 
-        Must not be called from one of the session's own output callbacks.
+        Raises ``RuntimeError`` when called from inside an output callback.
         """
         if _streams.in_callback():
             raise RuntimeError(
@@ -126,26 +142,10 @@ class Attach:
                 "call detach() there and close it after wait() returns"
             )
         if self._state.users and not self._state.closed:
-            # Another thread waits on the session; detaching ends its wait, so the free
+            # Another thread waits on the session. Detaching ends its wait, so the free
             # that follows its return does not wait forever.
             try:
                 self.detach()
             except OcirtError:
                 pass
         self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` was called."""
-        return self._state.closed
-
-    def __enter__(self) -> Attach:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

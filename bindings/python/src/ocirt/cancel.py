@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import ctypes
 import threading
-import weakref
 from collections.abc import Callable
-from types import TracebackType
 from typing import TypeVar
 
 from . import _ffi
-from ._handle import HandleState
+from ._handle import HandleOwner
 
 T = TypeVar("T")
 
 
-class CancelToken:
+class CancelToken(HandleOwner):
     """A one-shot signal that ends the blocking calls watching it with ``Cancelled``.
 
     ``trigger()`` may be called from any thread, and more than once. Pass a token to
-    ``Container.wait``, ``Container.http_attach`` or ``Container.exec_http``; close it only
-    after every call watching it returned.
+    ``Container.wait``, ``Container.http_attach`` or ``Container.exec_http``. ``close()``
+    frees the token once no call and no ``exec_http`` session uses it any more.
     """
 
     def __init__(self) -> None:
@@ -28,48 +26,27 @@ class CancelToken:
         address = ctypes.c_void_p()
         library.ocirt_cancel_new(ctypes.byref(address))
         assert address.value is not None
-        self._state = HandleState(address.value, library.ocirt_cancel_free, "cancel token")
-        self._finalizer = weakref.finalize(self, self._state.close)
+        self._own(address.value, library.ocirt_cancel_free, "cancel token")
         self._triggered = threading.Event()
 
     def trigger(self) -> None:
-        """Trigger the token; it stays triggered."""
+        """Trigger the token, which stays triggered."""
         with self._state.use() as handle:
             _ffi.lib().ocirt_cancel_trigger(handle)
         self._triggered.set()
 
     @property
     def triggered(self) -> bool:
-        """True once ``trigger()`` was called through this object."""
+        """Whether ``trigger()`` was called on this object."""
         return self._triggered.is_set()
-
-    def close(self) -> None:
-        """Free the token (after the calls that watch it returned). Idempotent."""
-        self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` was called."""
-        return self._state.closed
-
-    def __enter__(self) -> CancelToken:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def call_interruptibly(call: Callable[[CancelToken], T], cancel: CancelToken | None) -> T:
     """Run ``call(token)``, a single blocking library call that watches ``token``.
 
-    On the main thread the call runs on a helper thread, so Ctrl-C (or any exception from a
-    signal handler) still arrives: it triggers the token, waits for the call to return,
-    and is re-raised. Without ``cancel`` a private token is made for the call.
+    On the main thread the call runs on a helper thread, so that Ctrl-C (or any exception
+    from a signal handler) still arrives. The exception triggers the token, waits for the
+    call to return and is raised again. Without ``cancel``, the call gets a private token.
     """
     token = cancel if cancel is not None else CancelToken()
     try:

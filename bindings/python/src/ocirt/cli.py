@@ -43,12 +43,14 @@ from .errors import (
 from .runtime import Runtime
 from .spec import bundle_spec, default_spec, is_bundle
 
+logger = logging.getLogger("ocirt")
+
 # podman's exit codes for its own failures and for commands it cannot run.
 EXIT_ERROR = 125
 EXIT_CANNOT_INVOKE = 126
 EXIT_NOT_FOUND = 127
-# The exit code of a process that SIGPIPE killed; the tool exits with it when stdout's reader
-# has gone.
+# The exit code of a process that SIGPIPE killed. The tool exits with it when the reader of
+# stdout has gone.
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 # Container names that podman accepts.
@@ -74,7 +76,7 @@ PROXIED_SIGNALS = (
 
 
 class CommandError(Exception):
-    """A failure to report as ``Error: <message>`` with ``exit_code``."""
+    """Failure that the tool reports as ``Error: <message>`` and exits with ``exit_code``."""
 
     def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
         super().__init__(message)
@@ -82,7 +84,7 @@ class CommandError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser that reports usage errors as podman does, with exit code 125."""
+    """Argument parser that reports usage errors as podman does, with exit code 125."""
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -121,8 +123,11 @@ def open_runtime(arguments: argparse.Namespace) -> Runtime:
 
 
 def default_run_dir() -> str | None:
-    """Return the run directory the library uses without --run-dir, or None if it has none:
-    /run/ocirt for root, $XDG_RUNTIME_DIR/ocirt for other users."""
+    """Return the run directory that the library uses without --run-dir, or None.
+
+    It is /run/ocirt for root and $XDG_RUNTIME_DIR/ocirt for other users, so None when
+    XDG_RUNTIME_DIR is not set.
+    """
     if os.geteuid() == 0:
         return "/run/ocirt"
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
@@ -165,8 +170,10 @@ def container_args(state: ContainerState) -> list[str]:
 
 
 def database_entry(rootfs: Path, database: str, name: str) -> list[str] | None:
-    """Return the fields of ``name``'s line in the root filesystem's ``/etc/<database>``, or
-    None when the file or the line is missing."""
+    """Return the fields of ``name``'s line in the root filesystem's ``/etc/<database>``.
+
+    Returns None when the file or the line is missing.
+    """
     try:
         text = (rootfs / "etc" / database).read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -182,9 +189,9 @@ def parse_user(user: str, rootfs: Path) -> dict[str, Any]:
     """Return the spec's ``process.user`` for ``USER[:GROUP]``.
 
     Numbers are taken as they are. Names are looked up in the container's ``/etc/passwd``
-    and ``/etc/group``, as podman does; a user without a group runs with the primary group
-    from ``/etc/passwd`` (for a number without one, gid equals uid). As with podman, the
-    group is also the process's one supplementary group.
+    and ``/etc/group``, as podman does. A user name without a group runs with its primary
+    group from ``/etc/passwd``, and a user number without a group runs with gid equal to
+    uid. As with podman, the group is also the process's one supplementary group.
     """
     user_text, _, group_text = user.partition(":")
     if user_text.isdigit():
@@ -224,11 +231,14 @@ def build_spec(arguments: argparse.Namespace) -> tuple[dict[str, Any], str | Non
         except ValueError as error:
             raise CommandError(str(error)) from None
         root = spec.get("root")
-        rootfs = Path(root["path"]) if isinstance(root, dict) and "path" in root else None
+        rootfs = None
+        if isinstance(root, dict) and isinstance(root.get("path"), str):
+            rootfs = Path(root["path"])
         if rootfs is None or not rootfs.is_dir():
             raise CommandError(
                 f"{path / 'config.json'}: the root filesystem "
-                f"{rootfs if rootfs is not None else '(root.path is not set)'} is not a directory"
+                f"{rootfs if rootfs is not None else '(root.path is missing or not a string)'} "
+                "is not a directory"
             )
         process = spec.setdefault("process", {})
         if arguments.tty:
@@ -252,15 +262,18 @@ def build_spec(arguments: argparse.Namespace) -> tuple[dict[str, Any], str | Non
         return spec, str(path.resolve())
     problem = "is not a directory" if path.exists() else "does not exist"
     raise CommandError(
-        f"{arguments.path} {problem}; give an OCI bundle (a directory with config.json) or a "
+        f"{arguments.path} {problem}: give an OCI bundle (a directory with config.json) or a "
         "root filesystem directory"
     )
 
 
 def detach_keys(arguments: argparse.Namespace) -> str | None:
-    """Return the detach keys to use: the option's, or none at all when stdin is not a
-    terminal, so that piped data with ctrl-p ctrl-q in it reaches the container, as with
-    podman; None leaves the library's default."""
+    """Return the value of --detach-keys, or the default that suits stdin.
+
+    Without the option, a terminal on stdin gets None (the library's default), and other
+    stdin gets "" (no detach keys). So piped data with ctrl-p ctrl-q in it reaches the
+    container, as with podman.
+    """
     if arguments.detach_keys is not None:
         return str(arguments.detach_keys)
     return None if os.isatty(0) else ""
@@ -290,8 +303,11 @@ def cleanup_command(arguments: argparse.Namespace, container_id: str) -> list[st
 
 
 def stream_session(open_session: Callable[..., Any], interactive: bool, terminal: bool) -> Any:
-    """Call ``open_session`` with this process's stdout, stderr and, if ``interactive``,
-    stdin, and with the terminal's size for a terminal session."""
+    """Open a session on this process's streams and return it.
+
+    ``open_session`` gets stdout, stderr, stdin if ``interactive``, and the terminal's size
+    if ``terminal``.
+    """
     options: dict[str, Any] = {
         "stdout": descriptor_writer(1),
         "stderr": descriptor_writer(2),
@@ -308,7 +324,7 @@ def stream_session(open_session: Callable[..., Any], interactive: bool, terminal
 
 
 class SignalProxy:
-    """Signal handlers that pass ``PROXIED_SIGNALS`` to the container for a ``with`` block."""
+    """Context manager whose signal handlers pass ``PROXIED_SIGNALS`` on to the container."""
 
     def __init__(self, container: Container) -> None:
         self._container = container
@@ -318,7 +334,7 @@ class SignalProxy:
         try:
             self._container.kill(signum)
         except OcirtError as error:
-            logging.getLogger("ocirt").debug("passing signal %d on failed: %s", signum, error)
+            logger.debug("passing signal %d on to the container failed: %s", signum, error)
 
     def __enter__(self) -> SignalProxy:
         for signum in PROXIED_SIGNALS:
@@ -367,7 +383,11 @@ def command_run(arguments: argparse.Namespace) -> int:
     try:
         container.create()
     except OcirtError as error:
-        container.delete()
+        # Remove the configured container, but report the failure of create.
+        try:
+            container.delete()
+        except OcirtError as delete_error:
+            logger.debug("removing container %s failed: %s", container.id, delete_error)
         raise CommandError(error.message, exit_code_of(error)) from error
     if arguments.detach:
         container.start()
@@ -423,8 +443,8 @@ def command_exec(arguments: argparse.Namespace) -> int:
             with session:
                 result = session.wait()
                 if not result.detached and result.exit_code is not None:
-                    # As podman, remove a finished session at once; a detached one stays
-                    # until the container is removed.
+                    # As podman does, remove a finished session at once. A detached one
+                    # stays until the container is removed.
                     session.cleanup()
     except (ContainerStateInvalid, ContainerStopped) as error:
         raise CommandError(
@@ -460,10 +480,10 @@ def command_attach(arguments: argparse.Namespace) -> int:
 
 
 def command_cleanup(arguments: argparse.Namespace) -> int:
-    """Remove an exited ``--rm`` container; conmon runs this as the exit command.
+    """Remove an exited ``--rm`` container. conmon runs this command as the exit command.
 
-    It does nothing when the run directory or the container is gone already (the foreground
-    ``run`` removed it), and so never creates a run directory again.
+    It does nothing when the run directory or the container is gone already, because the
+    foreground ``run`` removed it. So it never creates a run directory again.
     """
     if arguments.run_dir and not os.path.isdir(arguments.run_dir):
         return 0
@@ -548,9 +568,9 @@ def for_each_container(
     action: Callable[[Container, str], None],
     missing_exit_code: int = EXIT_ERROR,
 ) -> int:
-    """Run ``action`` on each named container; report each failure and go on.
+    """Run ``action`` on each named container, and report each failure and go on.
 
-    As podman, it first looks every name up and acts on none when one is unknown.
+    As podman does, it first looks every name up and acts on none when one is unknown.
     """
     runtime = open_runtime(arguments)
     found: list[tuple[Container, str]] = []
@@ -614,7 +634,8 @@ def command_kill(arguments: argparse.Namespace) -> int:
 
 
 def command_rm(arguments: argparse.Namespace) -> int:
-    # As podman rm: 1 when a container does not exist, 2 when one runs without --force.
+    # As podman rm does, exit 1 when a container does not exist and 2 when one runs
+    # without --force.
     def remove(container: Container, name: str) -> None:
         status = container.state(refresh=True).status
         if status in ("running", "paused") and not arguments.force:
@@ -640,13 +661,16 @@ def print_log_lines(lines: list[bytes]) -> None:
         text = parts[3] if len(parts) == 4 else b""
         if parts[2] == b"F":
             text += b"\n"
-        (stderr if parts[1] == b"stderr" else stdout)(text)
+        if parts[1] == b"stderr":
+            stderr(text)
+        else:
+            stdout(text)
 
 
 def follow_log(container: Container, path: Path) -> None:
     """Print the log file's lines as conmon appends them, until the container stops running.
 
-    NOTE: conmon's log rotation (a log size limit) is not followed; the tool keeps reading
+    NOTE: conmon's log rotation (a log size limit) is not followed. The tool keeps reading
     the renamed file.
     """
     pending = b""
@@ -654,7 +678,7 @@ def follow_log(container: Container, path: Path) -> None:
     try:
         while True:
             # Read the state before the file, so that the last read after the container
-            # stopped sees everything conmon wrote.
+            # stopped includes everything conmon wrote.
             running = container.state(refresh=True).status in ("created", "running", "paused")
             if file is None:
                 with contextlib.suppress(FileNotFoundError):
@@ -762,6 +786,11 @@ def command_info(arguments: argparse.Namespace) -> int:
 
 # Argument parsing.
 
+DETACH_KEYS_HELP = (
+    'key sequence that detaches (default "ctrl-p,ctrl-q" when stdin is a terminal and none '
+    'otherwise, "" disables detaching)'
+)
+
 
 def add_process_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -774,14 +803,18 @@ def add_process_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detach-keys",
         metavar="KEYS",
-        help='key sequence that detaches (default "ctrl-p,ctrl-q"; "" disables detaching)',
+        help=DETACH_KEYS_HELP,
     )
     parser.add_argument(
         "-e", "--env", action="append", metavar="NAME=VALUE", help="set an environment variable"
     )
     parser.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the container")
     parser.add_argument(
-        "-u", "--user", metavar="USER", help="user as UID[:GID] (exec also takes names)"
+        "-u",
+        "--user",
+        metavar="USER[:GROUP]",
+        help="user and group, as names from the container's /etc/passwd and /etc/group or as "
+        "numbers",
     )
 
 
@@ -793,7 +826,10 @@ def build_parser() -> Parser:
         description="Run containers with ocirt (runc driven through conmon), podman style.",
     )
     parser.add_argument(
-        "--run-dir", metavar="DIR", help="state, exit and socket directory (default /run/ocirt)"
+        "--run-dir",
+        metavar="DIR",
+        help="state, exit and socket directory (default /run/ocirt for root, "
+        "$XDG_RUNTIME_DIR/ocirt for other users)",
     )
     parser.add_argument(
         "--runtime-root", metavar="DIR", help="the OCI runtime's --root (default /run/runc)"
@@ -827,7 +863,7 @@ def build_parser() -> Parser:
 
     attach = commands.add_parser("attach", help="attach to a running container")
     attach.add_argument("--no-stdin", action="store_true", help="do not attach stdin")
-    attach.add_argument("--detach-keys", metavar="KEYS", help="key sequence that detaches")
+    attach.add_argument("--detach-keys", metavar="KEYS", help=DETACH_KEYS_HELP)
     attach.add_argument("container", help="container name or ID")
     attach.set_defaults(handler=command_attach)
 
@@ -924,8 +960,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def silence_stdout() -> None:
-    """Point stdout at /dev/null after its reader went away, so that the interpreter's flush
-    at exit does not fail again (the remedy Python's documentation gives)."""
+    """Point stdout at /dev/null after its reader went away.
+
+    Then the interpreter's flush at exit does not fail again. Python's documentation of
+    SIGPIPE gives this remedy.
+    """
     devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)

@@ -1,9 +1,9 @@
 """Configuration dataclasses, turned into the JSON objects the library takes.
 
-A field left at ``None`` is left out of the JSON, so the library's default applies; the
+A field left at ``None`` is left out of the JSON, so the library's default applies. The
 library documents every default in ``include/ocirt.h``. Unknown keyword arguments raise
 ``TypeError`` here, before anything reaches the library. The library takes only absolute
-paths, so relative paths are made absolute against the current directory.
+paths, so relative host paths are made absolute against the current directory.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def absolute(value: Any) -> Any:
 
 
 class JsonConfig:
-    """Mixin of the configuration dataclasses: ``to_dict`` and ``to_json`` drop None fields."""
+    """Mixin of the configuration dataclasses that converts them to JSON without None fields."""
 
     # Names of the fields that contain host paths, which to_dict makes absolute.
     PATH_FIELDS: ClassVar[frozenset[str]] = frozenset()
@@ -66,7 +66,7 @@ class JsonConfig:
 
 @dataclasses.dataclass(kw_only=True)
 class RuntimeConfig(JsonConfig):
-    """Configuration of a runtime (``ocirt_runtime_new``); every field is optional."""
+    """Configuration of a runtime (``ocirt_runtime_new``). Every field is optional."""
 
     PATH_FIELDS: ClassVar[frozenset[str]] = frozenset(
         {"path", "paths", "conmon_path", "conmon_paths", "run_dir", "state_dir", "exit_dir"}
@@ -74,25 +74,25 @@ class RuntimeConfig(JsonConfig):
     )
 
     name: str | None = None
-    """Runtime name, default ``"runc"``; selects the search list and the support lists."""
+    """Runtime name, default ``"runc"``. It selects the search list and the support lists."""
     path: PathLike | None = None
-    """Runtime binary; no search happens when it is set."""
+    """Runtime binary. When it is set, no search happens."""
     paths: Sequence[PathLike] | None = None
     """Runtime binaries tried in order, then a ``$PATH`` lookup of ``name``."""
     conmon_path: PathLike | None = None
-    """conmon binary (2.0.24 or later); no search happens when it is set."""
+    """conmon binary (2.0.24 or later). When it is set, no search happens."""
     conmon_paths: Sequence[PathLike] | None = None
     """conmon binaries tried in order."""
     run_dir: PathLike | None = None
-    """Base of the state, exit and socket directories; default ``/run/ocirt`` for root."""
+    """Base of the state, exit and socket directories, default ``/run/ocirt`` for root."""
     state_dir: PathLike | None = None
-    """One directory per container; default ``<run_dir>/containers``."""
+    """Directory with one subdirectory per container, default ``<run_dir>/containers``."""
     exit_dir: PathLike | None = None
-    """conmon's exit files; default ``<run_dir>/exits``."""
+    """Directory of conmon's exit files, default ``<run_dir>/exits``."""
     socket_dir: PathLike | None = None
-    """Links to attach sockets; default ``<run_dir>/socket``."""
+    """Directory of links to the attach sockets, default ``<run_dir>/socket``."""
     runtime_root: PathLike | None = None
-    """The runtime's ``--root``; default the runtime's own (``/run/runc`` for runc)."""
+    """The runtime's ``--root``, default the runtime's own (``/run/runc`` for runc)."""
     runtime_flags: Sequence[str] | None = None
     """Global runtime arguments added to every runtime command."""
     log_level: str | None = None
@@ -100,9 +100,9 @@ class RuntimeConfig(JsonConfig):
     cgroup_manager: str | None = None
     """``"cgroupfs"`` (default) or ``"systemd"``."""
     conmon_env: Sequence[str] | None = None
-    """conmon's environment as ``KEY=value`` entries; default a standard ``PATH``."""
+    """conmon's environment as ``KEY=value`` entries, default a standard ``PATH``."""
     log_size_max: int | None = None
-    """Default k8s-file log size limit in bytes; negative (the default) for unlimited."""
+    """Default k8s-file log size limit in bytes, negative (the default) for unlimited."""
     no_pivot: bool | None = None
     """Run the runtime with ``--no-pivot``."""
     supports_json_errors: Sequence[str] | None = None
@@ -112,7 +112,7 @@ class RuntimeConfig(JsonConfig):
     supports_kvm: Sequence[str] | None = None
     """Runtime names that run containers in virtual machines."""
     create_timeout_ms: int | None = None
-    """Milliseconds create waits for conmon; default 240000."""
+    """Maximum time in ms that create waits for conmon, default 240000."""
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -121,7 +121,7 @@ class ContainerConfig(JsonConfig):
 
     Give either ``bundle`` (a directory with ``config.json``) or ``spec`` (an OCI spec as a
     dict, with ``rootfs`` when its ``root.path`` is relative). ``spec["process"]["terminal"]``
-    decides whether the container has a terminal.
+    sets whether the container has a terminal.
     """
 
     PATH_FIELDS: ClassVar[frozenset[str]] = frozenset(
@@ -131,34 +131,37 @@ class ContainerConfig(JsonConfig):
     id: str
     """1 to 128 ASCII letters, digits and ``_ . + -``, not starting with ``.`` or ``-``."""
     name: str | None = None
-    """Name for conmon's journald fields; default the id."""
+    """Name for conmon's journald fields, default the id."""
     bundle: PathLike | None = None
-    """Absolute path of an OCI bundle directory."""
+    """OCI bundle directory."""
     spec: Mapping[str, Any] | None = None
     """Inline OCI runtime spec."""
     rootfs: PathLike | None = None
-    """Absolute path of the root filesystem; overrides the spec's ``root.path``."""
+    """Root filesystem directory, which overrides the spec's ``root.path``."""
     stdin: bool | None = None
     """Keep the container's stdin open for attach (``-i``)."""
     leave_stdin_open: bool | None = None
-    """Keep stdin open when an attach session ends, detach included; by default conmon
-    closes it, so the process reads end of file."""
+    """Keep stdin open when an attach session ends or detaches.
+
+    By default conmon closes it, so the process reads end of file."""
     log_driver: str | None = None
     """``"k8s-file"`` (default), ``"json-file"``, ``"journald"`` or ``"none"``."""
     log_path: PathLike | None = None
-    """Log file; default ``ctr.log`` in the container's state directory."""
+    """Log file, default ``ctr.log`` in the container's state directory."""
     log_size_max: int | None = None
-    """k8s-file log size limit in bytes; negative for unlimited."""
+    """k8s-file log size limit in bytes, negative for unlimited."""
     log_tag: str | None = None
     """journald tag."""
     stop_signal: int | str | None = None
-    """Signal that stop sends first: a number or a name such as ``"SIGINT"``; default SIGTERM."""
+    """Signal that stop sends first, as a number or a name such as ``"SIGINT"``.
+
+    Default SIGTERM."""
     exit_command: Sequence[str] | None = None
     """Program (absolute path) and arguments that conmon runs after the container exits."""
     exit_command_delay: int | None = None
     """Seconds conmon waits before it runs ``exit_command``."""
     conmon_pidfile: PathLike | None = None
-    """File that conmon writes its pid to; default ``conmon.pid`` in the state directory."""
+    """File that conmon writes its pid to, default ``conmon.pid`` in the state directory."""
     runtime_args: Sequence[str] | None = None
     """Extra arguments for ``runtime create``."""
     preserve_fds: int | None = None
@@ -177,43 +180,55 @@ class ExecOptions(JsonConfig):
     cmd: Sequence[str]
     """The command and its arguments."""
     env: Mapping[str, str] | Sequence[str] | None = None
-    """Environment added to the container's: a mapping or ``NAME=value`` entries."""
+    """Environment added to the container's, as a mapping or ``NAME=value`` entries."""
     terminal: bool | None = None
     """Run the command on a terminal."""
     width: int | None = None
-    """Initial terminal width in columns (with ``terminal``; needs ``height``)."""
+    """Initial terminal width in columns, with ``terminal`` and ``height``."""
     height: int | None = None
     """Initial terminal height in rows."""
     cwd: str | None = None
-    """Working directory; default the container's."""
+    """Working directory, default the container's."""
     user: str | None = None
-    """``uid``, ``uid:gid``, ``name`` or ``name:group``; default the container's user."""
+    """``uid``, ``uid:gid``, ``name`` or ``name:group``, default the container's user."""
     cap_add: Sequence[str] | None = None
     """Capabilities added to the process, such as ``"CAP_NET_ADMIN"``."""
     preserve_fds: int | None = None
     """Pass this process's descriptors 3 to 3+N-1 to the command as 3, 4, ..."""
     detach_keys: str | None = None
-    """Detach sequence; None for ``ctrl-p,ctrl-q``, ``""`` disables detaching."""
+    """Detach sequence. None means ``ctrl-p,ctrl-q``, and ``""`` disables detaching."""
     exit_command: Sequence[str] | None = None
     """Program (absolute path) and arguments that conmon runs after the session ends."""
     exit_command_delay: int | None = None
     """Seconds conmon waits before it runs ``exit_command``."""
     buffer_limit: int | None = None
-    """Bytes of output buffered while callbacks lag; default 8 MiB."""
+    """Maximum bytes of output buffered while callbacks lag, default 8 MiB."""
 
 
 _TIME = re.compile(r"^(?P<base>[^.]+?)(?P<fraction>\.\d+)?(?P<zone>Z|[+-]\d\d:\d\d)?$")
 
 
+def check_terminal_size(width: int, height: int) -> None:
+    """Raise ``ValueError`` unless width and height are each in the library's range, 1-65535."""
+    for name, value in (("width", width), ("height", height)):
+        if not 1 <= value <= 0xFFFF:
+            raise ValueError(f"terminal {name} must be 1 to 65535, not {value}")
+
+
 def parse_time(value: Any) -> datetime | None:
-    """Parse an RFC 3339 time from the library; nanoseconds are cut to microseconds."""
+    """Parse an RFC 3339 time from the library, cutting nanoseconds to microseconds.
+
+    Returns None for a value that is not a non-empty string.
+    """
     if not isinstance(value, str) or not value:
         return None
     match = _TIME.match(value)
     if match is None:
         raise ValueError(f"invalid RFC 3339 time from the library: {value!r}")
-    # datetime takes at most six fractional digits.
-    fraction = (match["fraction"] or "")[:7]
+    # datetime takes at most six fractional digits, and Python 3.10 takes only three or
+    # six, so the fraction becomes exactly six.
+    fraction = match["fraction"]
+    fraction = (fraction + "00000")[:7] if fraction else ""
     zone = match["zone"] or ""
     if zone == "Z":
         zone = "+00:00"

@@ -9,18 +9,16 @@ import os
 import secrets
 import signal as signals
 import socket
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import _ffi, _streams
-from ._handle import HandleState
+from ._handle import HandleOwner
 from ._wait import wait_in_slices
 from .attach import Attach, AttachOutcome
 from .cancel import CancelToken, call_interruptibly
-from .config import ContainerState, ExecOptions
+from .config import ContainerState, ExecOptions, check_terminal_size
 from .errors import Detached
 from .exec import ExecSession
 
@@ -28,7 +26,7 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 Connection = socket.socket | int
-"""A hijacked connection: a socket, or a file descriptor. The library takes ownership."""
+"""A connection hijacked from an HTTP server, as a socket or a file descriptor."""
 
 
 def signal_number(signal: int | str) -> int:
@@ -42,14 +40,16 @@ def signal_number(signal: int | str) -> int:
         try:
             return int(signals.Signals[name])
         except KeyError:
-            raise ValueError(f"unknown signal name: {signal!r}") from None
+            raise ValueError(
+                f"invalid signal name {signal!r}: give a name such as 'SIGTERM' or a number"
+            ) from None
     return int(signal)
 
 
 def take_descriptor(conn: Connection) -> int:
-    """Return the descriptor of ``conn``, detaching it from a socket object.
+    """Return the descriptor of ``conn``, detached from its socket object if it has one.
 
-    The library closes the descriptor, so a socket object must no longer own it.
+    The library closes the descriptor, so the socket object must no longer own it.
     """
     if isinstance(conn, socket.socket):
         return conn.detach()
@@ -59,23 +59,40 @@ def take_descriptor(conn: Connection) -> int:
 
 
 def options_json(options: dict[str, Any]) -> bytes:
-    """Encode an options object, leaving out None values."""
+    """Encode an options object as JSON, leaving out None values."""
     return json.dumps({key: value for key, value in options.items() if value is not None}).encode()
 
 
-def check_terminal_size(width: int, height: int) -> None:
-    """Reject a terminal size the library cannot take (1 to 65535 each)."""
-    for name, value in (("width", width), ("height", height)):
-        if not 1 <= value <= 0xFFFF:
-            raise ValueError(f"terminal {name} must be 1 to 65535, not {value}")
+def http_options_json(
+    *,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    detach_keys: str | None,
+    hijack_header: bool,
+    buffer_limit: int | None,
+    **extra: Any,
+) -> bytes:
+    """Encode the options of ``http_attach`` and ``exec_http`` (``extra`` adds ``start``)."""
+    return options_json(
+        {
+            "stdin": stdin,
+            "stdout": stdout,
+            "stderr": stderr,
+            "detach_keys": detach_keys,
+            "hijack_header": hijack_header,
+            "buffer_limit": buffer_limit,
+            **extra,
+        }
+    )
 
 
-class Container:
+class Container(HandleOwner):
     """A container of a runtime, made by ``Runtime.new_container`` or ``open_container``.
 
     The state lives on disk, so several handles (in one or many processes) can refer to
-    the same container. Thread-safe. Closing the handle never stops the container: conmon
-    keeps supervising it, and ``Runtime.open_container`` finds it again.
+    the same container. Thread-safe. Closing the handle never stops the container, because
+    conmon keeps supervising it, and ``Runtime.open_container`` finds it again.
     """
 
     id: str
@@ -84,24 +101,10 @@ class Container:
     """The runtime the handle was made from."""
 
     def __init__(self, address: int, runtime: Runtime | None) -> None:
-        library = _ffi.lib()
-        self._state = HandleState(address, library.ocirt_container_free, "container handle")
-        self._finalizer = weakref.finalize(self, self._state.close)
+        self._own(address, _ffi.lib().ocirt_container_free, "container handle")
         self.runtime = runtime
-        value = ctypes.c_char_p()
-        with self._state.use() as handle:
-            library.ocirt_container_id(handle, ctypes.byref(value))
-        self.id = (value.value or b"").decode("utf-8", "replace")
+        self.id = self._borrowed_string("ocirt_container_id")
         self._state.description = f"container handle {self.id}"
-
-    def _call(self, function: str, *arguments: Any) -> None:
-        with self._state.use() as handle:
-            getattr(_ffi.lib(), function)(handle, *arguments)
-
-    def _owned_string(self, function: str) -> str:
-        address = ctypes.c_void_p()
-        self._call(function, ctypes.byref(address))
-        return _ffi.take_string(address)
 
     # Lifecycle.
 
@@ -115,7 +118,7 @@ class Container:
         self._call("ocirt_container_create", None)
 
     def restore(self, *, tcp_established: bool = False, keep: bool = False) -> None:
-        """Create the container from its checkpoint instead; it is running afterwards."""
+        """Create the container from its checkpoint instead of its spec, and leave it running."""
         options = options_json({"tcp_established": tcp_established, "keep": keep})
         self._call("ocirt_container_create", options)
 
@@ -128,7 +131,7 @@ class Container:
         self._call("ocirt_container_update_status")
 
     def state(self, refresh: bool = False) -> ContainerState:
-        """Return the stored state; with ``refresh`` call ``update_status()`` first."""
+        """Return the stored state, calling ``update_status()`` first if ``refresh`` is set."""
         if refresh:
             self.update_status()
         return ContainerState.from_dict(
@@ -143,19 +146,19 @@ class Container:
         self._call("ocirt_container_kill", signal_number(signal), all)
 
     def stop(self, timeout: int = 10, all: bool = False) -> None:
-        """Send the stop signal, wait up to ``timeout`` seconds, then SIGKILL.
+        """Send the stop signal, wait up to ``timeout`` seconds, then send SIGKILL.
 
-        ``timeout`` 0 sends SIGKILL at once. Returns as soon as the process is gone; a
-        stopped container succeeds at once.
+        ``timeout`` 0 sends SIGKILL at once. Returns as soon as the process is gone, so a
+        stopped container returns at once.
         """
         if timeout < 0:
             raise ValueError(f"stop timeout must be at least 0 seconds, not {timeout}")
         self._call("ocirt_container_stop", int(timeout), all)
 
     def delete(self) -> None:
-        """Delete the container (killing a running process) and its files.
+        """Delete the container and its files, killing a running process.
 
-        The handle stays open; later calls on it raise ``NoSuchContainer``.
+        The handle stays open, and later calls on it raise ``NoSuchContainer``.
         """
         self._call("ocirt_container_delete")
 
@@ -171,7 +174,7 @@ class Container:
         """Wait until the process exits and return its exit code.
 
         The code is 0-255, 128+N after signal N, or -1 when conmon could not record it.
-        ``timeout`` is in seconds (None: no limit); raises ``Timeout`` when it passes and
+        ``timeout`` is in seconds (None: no limit). Raises ``Timeout`` when it passes and
         ``Cancelled`` when ``cancel`` is triggered.
         """
         exit_code = ctypes.c_int32()
@@ -214,7 +217,7 @@ class Container:
         self._call("ocirt_container_checkpoint", options_json(options))
 
     def resize(self, width: int, height: int) -> None:
-        """Set the terminal size (columns, rows); works from create on.
+        """Set the terminal size in columns and rows, from create on.
 
         Raises ``ContainerStateInvalid`` for a container without a terminal.
         """
@@ -238,12 +241,13 @@ class Container:
         """Attach to the created or running container and return the session.
 
         ``stdout`` and ``stderr`` take a callable receiving ``bytes`` or a binary file-like
-        object; None discards the stream. ``stdin`` takes bytes, an iterable of bytes or a
-        binary file-like object, which a thread feeds and then half-closes. ``stdin=True``
-        opens stdin for ``Attach.write``. Either needs a container configured with
-        ``stdin=True`` or a terminal. ``detach_keys``
-        None means ``ctrl-p,ctrl-q`` and ``""`` disables detaching. ``start`` starts the
-        created container once attached, so no output is lost.
+        object, and None discards the stream. ``stdin`` takes bytes, an iterable of bytes or
+        a binary file-like object, which a thread feeds and then half-closes. ``stdin=True``
+        opens stdin for ``Attach.write``. Any stdin needs a container configured with
+        ``stdin=True`` or a terminal. ``detach_keys`` None means ``ctrl-p,ctrl-q``, and
+        ``""`` disables detaching. ``start`` starts the created container once attached,
+        so no output is lost. ``width`` and ``height`` set the terminal size and must be
+        given together.
         """
         if width is not None or height is not None:
             if width is None or height is None:
@@ -289,28 +293,27 @@ class Container:
         buffered: bytes = b"",
         cancel: CancelToken | None = None,
     ) -> AttachOutcome:
-        """Stream the container over a connection hijacked from an HTTP server; block until
-        the streams end, the client detaches, or ``cancel`` is triggered.
+        """Stream the container over a connection hijacked from an HTTP server.
 
+        Blocks until the streams end, the client detaches, or ``cancel`` is triggered, and
+        returns ``ENDED`` or ``DETACHED``. Raises ``Cancelled`` when ``cancel`` fired.
         The library takes ``conn`` (a socket is detached from its object) and closes it,
         whatever the result. Output without a terminal is framed as Docker's multiplexed
         stream: an 8-byte header (stream 1 or 2, three zero bytes, big-endian u32 length)
-        before each payload. ``buffered`` contains bytes the HTTP parser read past the request.
-        Returns ``ENDED`` or ``DETACHED``; raises ``Cancelled`` when ``cancel`` fired.
+        before each payload. ``buffered`` contains the bytes that the HTTP parser read past
+        the request.
         """
         descriptor = take_descriptor(conn)
         handed_over = False
         try:
-            options = options_json(
-                {
-                    "stdin": stdin,
-                    "stdout": stdout,
-                    "stderr": stderr,
-                    "detach_keys": detach_keys,
-                    "hijack_header": hijack_header,
-                    "start": start,
-                    "buffer_limit": buffer_limit,
-                }
+            options = http_options_json(
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                detach_keys=detach_keys,
+                hijack_header=hijack_header,
+                buffer_limit=buffer_limit,
+                start=start,
             )
             payload = bytes(buffered)
 
@@ -350,8 +353,8 @@ class Container:
         fields may be keyword arguments: ``env``, ``terminal``, ``width``, ``height``,
         ``cwd``, ``user``, ``cap_add``, ``preserve_fds``, ``detach_keys``,
         ``exit_command``, ``exit_command_delay`` and ``buffer_limit``. Streams work as in
-        ``attach``. With ``detach`` nothing is attached; ``ExecSession.wait`` still waits
-        for the command and returns an ``AttachResult`` whose ``exit_code`` is its exit code.
+        ``attach``. With ``detach`` nothing is attached, but ``ExecSession.wait`` still
+        waits for the command and returns an ``AttachResult`` with its exit code.
         ``session_id`` defaults to 64 random hex digits.
 
         Raises ``RuntimeNotFound`` (exit code 127 recorded) or ``PermissionDenied`` (126)
@@ -365,40 +368,33 @@ class Container:
         data["stdin"] = wants_stdin
         session_id = session_id if session_id is not None else secrets.token_hex(32)
 
-        pid = ctypes.c_int32()
-        address = ctypes.c_void_p()
         if detach:
             session = _streams.SessionState(None, None)
-            self._call(
-                "ocirt_exec_start",
-                _ffi.encode(session_id),
-                json.dumps(data).encode(),
-                None,
-                ctypes.byref(pid),
-                ctypes.byref(address),
-            )
+            callbacks = None
         else:
             session = _streams.SessionState(
                 _streams.output_sink(stdout), _streams.output_sink(stderr)
             )
             callbacks = session.callbacks()
-            try:
-                self._call(
-                    "ocirt_exec_start",
-                    _ffi.encode(session_id),
-                    json.dumps(data).encode(),
-                    ctypes.byref(callbacks),
-                    ctypes.byref(pid),
-                    ctypes.byref(address),
-                )
-            except BaseException:
-                session.discard()
-                raise
+        pid = ctypes.c_int32()
+        address = ctypes.c_void_p()
+        try:
+            self._call(
+                "ocirt_exec_start",
+                _ffi.encode(session_id),
+                json.dumps(data).encode(),
+                ctypes.byref(callbacks) if callbacks is not None else None,
+                ctypes.byref(pid),
+                ctypes.byref(address),
+            )
+        except BaseException:
+            session.discard()
+            raise
 
-        attach = None
-        if address.value is not None:
-            attach = Attach(address.value, session, f"exec session {session_id}")
-        if attach is not None and not isinstance(stdin, bool) and stdin is not None:
+        # The library always writes a session handle when the call succeeds.
+        assert address.value is not None
+        attach = Attach(address.value, session, f"exec session {session_id}")
+        if not isinstance(stdin, bool) and stdin is not None:
             _streams.start_feeding(attach, stdin, session)
         return ExecSession(self, session_id, pid.value, attach)
 
@@ -418,34 +414,32 @@ class Container:
         session_id: str | None = None,
         **options: Any,
     ) -> ExecSession:
-        """Run a command streamed over a hijacked connection; return once it runs.
+        """Run a command streamed over a hijacked connection, and return once it runs.
 
         The library takes ``conn`` and closes it when the session is over, whatever the
-        result; the framing is that of ``http_attach``. ``ExecSession.wait`` returns when
-        the streams end, with the exit code. ``cancel`` must stay open until then; the
-        session holds it, and closing the session releases it.
+        result. The framing is that of ``http_attach``. ``ExecSession.wait`` returns when
+        the streams end, with the exit code. The session keeps ``cancel`` in use until its
+        stream handle is freed, so closing the token earlier defers its free.
         """
-        exec_options = self._exec_options(cmd, options)
-        data = exec_options.to_dict()
-        session_id = session_id if session_id is not None else secrets.token_hex(32)
-        http_options = options_json(
-            {
-                "stdin": stdin,
-                "stdout": stdout,
-                "stderr": stderr,
-                "detach_keys": detach_keys,
-                "hijack_header": hijack_header,
-                "buffer_limit": buffer_limit,
-            }
-        )
-        payload = bytes(buffered)
         descriptor = take_descriptor(conn)
         handed_over = False
-        pid = ctypes.c_int32()
-        address = ctypes.c_void_p()
-        # The token must outlive the session, so the session keeps it in use until closed.
+        # The token must outlive the session, so the session keeps it in use until freed.
         token_hold = contextlib.ExitStack()
         try:
+            exec_options = self._exec_options(cmd, options)
+            data = exec_options.to_dict()
+            session_id = session_id if session_id is not None else secrets.token_hex(32)
+            http_options = http_options_json(
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                detach_keys=detach_keys,
+                hijack_header=hijack_header,
+                buffer_limit=buffer_limit,
+            )
+            payload = bytes(buffered)
+            pid = ctypes.c_int32()
+            address = ctypes.c_void_p()
             token_handle = None
             if cancel is not None:
                 token_handle = token_hold.enter_context(cancel._state.use())
@@ -470,15 +464,17 @@ class Container:
             if not handed_over:
                 os.close(descriptor)
 
-        attach = None
-        if address.value is not None:
-            session = _streams.SessionState(None, None)
-            attach = Attach(address.value, session, f"exec session {session_id}")
-        return ExecSession(self, session_id, pid.value, attach, token_hold)
+        # The library always writes a session handle when the call succeeds.
+        assert address.value is not None
+        session = _streams.SessionState(None, None)
+        attach = Attach(address.value, session, f"exec session {session_id}", token_hold.close)
+        return ExecSession(self, session_id, pid.value, attach)
 
     def exec_session(self, session_id: str) -> ExecSession:
-        """Return an existing exec session by id, for status, resize, stop and cleanup
-        (also one started by another process). It has no attach handle."""
+        """Return an existing exec session by id, also one started by another process.
+
+        The session has no stream handle, so it supports status, resize, stop and cleanup.
+        """
         return ExecSession(self, session_id, None, None)
 
     @staticmethod
@@ -492,29 +488,6 @@ class Container:
                 "cmd must be a sequence of arguments such as ['sh', '-c', '...'], not a str"
             )
         return ExecOptions(cmd=list(cmd), **options)
-
-    # Handle.
-
-    def close(self) -> None:
-        """Free the handle; the container keeps running. Idempotent."""
-        self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` was called."""
-        return self._state.closed
-
-    def __enter__(self) -> Container:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Close the handle at the end of a ``with`` block; the container keeps running."""
-        self.close()
 
     def __repr__(self) -> str:
         state = " (closed)" if self.closed else ""

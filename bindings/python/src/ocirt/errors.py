@@ -1,4 +1,4 @@
-"""Exceptions of the ocirt binding: one class per library result code callers branch on."""
+"""Exceptions of the ocirt binding, one class for each of the library's error result codes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import enum
 
 
 class Result(enum.IntEnum):
-    """Result codes of the C ABI (``ocirt_result``); the numbers are fixed by the library."""
+    """Result codes of the C ABI (``ocirt_result``), with the numbers the library fixes."""
 
     OK = 0
     ERR_INVALID_ARGUMENT = 1
@@ -34,9 +34,9 @@ class Result(enum.IntEnum):
 
 
 class OcirtError(Exception):
-    """A failed library call: ``code`` is the library's result code, ``message`` its text.
+    """Failure of a library call, with the result ``code`` and the library's ``message``.
 
-    ``function`` names the C function that failed, when known.
+    ``function`` names the C function that failed, or is None when unknown.
     """
 
     def __init__(self, code: int, message: str, function: str | None = None) -> None:
@@ -58,11 +58,11 @@ class OcirtError(Exception):
 
 
 class InvalidArgument(OcirtError, ValueError):
-    """An argument has an invalid value: bad JSON, an unknown field, an invalid id or signal."""
+    """An argument has an invalid value: invalid JSON, an unknown field, an invalid id or signal."""
 
 
 class NullArgument(OcirtError, ValueError):
-    """A required pointer was NULL; from Python this points to a bug in the binding."""
+    """A required pointer was NULL. From Python this is a bug in the binding."""
 
 
 class NoSuchContainer(OcirtError, LookupError):
@@ -86,7 +86,7 @@ class ContainerStopped(OcirtError):
 
 
 class OciRuntimeError(OcirtError):
-    """The OCI runtime failed; the message carries the runtime's own error text."""
+    """Failure of the OCI runtime, whose own error text is in the message."""
 
 
 class RuntimeNotFound(OciRuntimeError):
@@ -110,9 +110,10 @@ class ConmonTooOld(ConmonError):
 
 
 class Detached(OcirtError):
-    """The detach keys were typed: the session is over, and the container keeps running.
+    """End of a session by its detach keys, while the container keeps running.
 
-    Not a failure; raised by calls that cannot return the outcome, such as ``Attach.write``.
+    It is not a failure. Calls that cannot return the outcome, such as ``Attach.write``,
+    raise it.
     """
 
 
@@ -133,11 +134,11 @@ class IOFailure(OcirtError):
 
 
 class InternalError(OcirtError):
-    """The library panicked (a bug in the library); the panic was caught at the C boundary."""
+    """A panic inside the library (a library bug), caught at the C boundary."""
 
 
 class CallbackAborted(OcirtError):
-    """A stream callback returned non-zero and so stopped the session."""
+    """A stream callback returned non-zero, which stopped the session."""
 
 
 class ContainerExists(OcirtError):
@@ -153,7 +154,7 @@ class HandleClosed(ValueError):
 
 
 class LibraryNotFound(OSError):
-    """libocirt.so could not be loaded; the message lists every place that was tried."""
+    """libocirt.so could not be loaded. The message lists every place that was tried."""
 
 
 ERROR_CLASSES: dict[int, type[OcirtError]] = {
@@ -183,5 +184,5 @@ ERROR_CLASSES: dict[int, type[OcirtError]] = {
 
 
 def error_for(code: int, message: str, function: str | None = None) -> OcirtError:
-    """Build the exception for a non-zero result code; unknown codes give an ``OcirtError``."""
+    """Return the exception for a non-zero result code, an ``OcirtError`` for unknown codes."""
     return ERROR_CLASSES.get(code, OcirtError)(code, message, function)

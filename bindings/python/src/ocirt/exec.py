@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import dataclasses
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from . import _ffi
 from .attach import Attach, AttachResult
+from .config import check_terminal_size
 
 if TYPE_CHECKING:
     from .container import Container
@@ -27,7 +27,7 @@ class ExecStatus:
 class ExecSession:
     """An exec session of a container, made by ``Container.exec`` or ``exec_http``.
 
-    ``attach`` is the session's stream handle: None for a session reopened by id with
+    ``attach`` is the session's stream handle, None for a session reopened by id with
     ``Container.exec_session``. Status, resize, stop and cleanup work without it, from any
     process.
     """
@@ -42,26 +42,18 @@ class ExecSession:
     """The stream handle, when this handle started the session."""
 
     def __init__(
-        self,
-        container: Container,
-        session_id: str,
-        pid: int | None,
-        attach: Attach | None,
-        resources: contextlib.ExitStack | None = None,
+        self, container: Container, session_id: str, pid: int | None, attach: Attach | None
     ) -> None:
         self.container = container
         self.id = session_id
         self.pid = pid
         self.attach = attach
-        # NOTE: a session dropped without close() keeps its cancel token in use, so the
-        # token is never freed. Freeing it from a finalizer could free it before the session.
-        self._resources = resources if resources is not None else contextlib.ExitStack()
 
     def _attach(self) -> Attach:
         if self.attach is None:
             raise ValueError(
                 f"exec session {self.id} was opened by id and has no streams; "
-                "use status() to learn its exit code"
+                "use status() to get its exit code"
             )
         return self.attach
 
@@ -70,7 +62,7 @@ class ExecSession:
             getattr(_ffi.lib(), function)(handle, _ffi.encode(self.id), *arguments)
 
     def wait(self, timeout: float | None = None) -> AttachResult:
-        """Wait until the session is over; ``exit_code`` is the command's exit code.
+        """Wait until the session is over and return its result with the exit code.
 
         Raises as ``Attach.wait`` does: the exception a callback raised, ``Timeout``, or
         the session's error.
@@ -86,7 +78,7 @@ class ExecSession:
         self._attach().close_stdin()
 
     def detach(self) -> None:
-        """Detach from the session; the command keeps running."""
+        """Detach from the session, and leave the command running."""
         self._attach().detach()
 
     def resize(self, width: int, height: int) -> None:
@@ -94,9 +86,7 @@ class ExecSession:
 
         Raises ``ExecStateInvalid`` for a session without a terminal or one that exited.
         """
-        for name, value in (("width", width), ("height", height)):
-            if not 1 <= value <= 0xFFFF:
-                raise ValueError(f"terminal {name} must be 1 to 65535, not {value}")
+        check_terminal_size(width, height)
         self._call("ocirt_exec_resize", width, height)
 
     def stop(self, timeout: int = 10) -> None:
@@ -124,13 +114,12 @@ class ExecSession:
         return Path(_ffi.take_string(address))
 
     def close(self) -> None:
-        """Free the stream handle, stopping the streams if they are still going; the
-        command keeps running. Idempotent."""
-        try:
-            if self.attach is not None:
-                self.attach.close()
-        finally:
-            self._resources.close()
+        """Free the stream handle, stopping the streams if they are still going.
+
+        The command keeps running. Idempotent.
+        """
+        if self.attach is not None:
+            self.attach.close()
 
     def __enter__(self) -> ExecSession:
         return self

@@ -2,7 +2,7 @@
 
 The library logs nothing until a callback is installed. ``enable_library_logging`` installs
 one process-wide callback that passes each record to a ``logging.Logger`` (by default
-``ocirt.library``); records run on whichever thread logs, which ``logging`` allows.
+``ocirt.library``). The callback runs on whichever thread logs, which ``logging`` allows.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _target: logging.Logger | None = None
 
 
 def library_level(level: int) -> int:
-    """Return the ``ocirt_log_level`` that passes the records Python's ``level`` shows."""
+    """Return the ``ocirt_log_level`` that passes the records that Python's ``level`` shows."""
     if level <= TRACE:
         return _TRACE
     if level <= logging.DEBUG:
@@ -53,7 +53,7 @@ def _forward(userdata: int | None, level: int, message: bytes | None) -> None:
     try:
         text = message.decode("utf-8", "replace")
         target.log(_PYTHON_LEVELS.get(level, logging.ERROR), "%s", text)
-    except Exception:  # noqa: BLE001, S110 - logging it here could recurse; it must not reach C
+    except Exception:  # noqa: BLE001, S110 - logging it could recurse, and it must not reach C
         pass
 
 
@@ -64,18 +64,26 @@ _C_FORWARD = _ffi.LOG_CALLBACK(_forward)
 def enable_library_logging(level: int = logging.INFO, logger: logging.Logger | None = None) -> None:
     """Send the library's records at ``level`` and above to ``logger``.
 
-    ``level`` is a ``logging`` level; ``TRACE`` adds per-packet stream records. The library
-    formats only records at or above the level, so a lower level costs more. Raises
-    ``NotSupported`` when another logger of the process already receives the records.
+    ``level`` is a ``logging`` level, and ``TRACE`` adds per-packet stream records. The
+    library formats only records at or above the level, so a lower level costs more. Raises
+    ``NotSupported`` when a Rust host in the process installed its own logger, which then
+    receives the records.
     """
     global _target
     with _lock:
+        previous = _target
+        # Set before the call, so that the first records already find their logger.
         _target = logger if logger is not None else logging.getLogger(LIBRARY_LOGGER_NAME)
-        _ffi.lib().ocirt_set_log_callback(library_level(level), _C_FORWARD, None)
+        try:
+            _ffi.lib().ocirt_set_log_callback(library_level(level), _C_FORWARD, None)
+        except BaseException:
+            # Nothing was installed, so disable_library_logging must not try to remove it.
+            _target = previous
+            raise
 
 
 def disable_library_logging() -> None:
-    """Stop forwarding the library's records (the library drops them again)."""
+    """Stop forwarding the library's records, so that the library drops them again."""
     global _target
     with _lock:
         if _target is None:

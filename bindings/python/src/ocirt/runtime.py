@@ -5,20 +5,18 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import json
-import weakref
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 from . import _ffi
-from ._handle import HandleState
+from ._handle import HandleOwner
 from .config import ContainerConfig, ContainerState, RuntimeConfig
 from .container import Container
 
 
 @dataclasses.dataclass(frozen=True)
 class BinaryInfo:
-    """One binary of ``Runtime.info()``: its path, owning package and version text."""
+    """One binary in ``Runtime.info()``: its path, owning package and version text."""
 
     path: str
     package: str
@@ -40,13 +38,13 @@ class BinaryInfo:
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeInfo:
-    """``RuntimeInfo()``: conmon and the OCI runtime as read from the binaries."""
+    """Versions of conmon and the OCI runtime, read from the binaries (``RuntimeInfo()``)."""
 
     conmon: BinaryInfo
     runtime: BinaryInfo
 
 
-class Runtime:
+class Runtime(HandleOwner):
     """An OCI runtime (runc by default) driven through conmon.
 
     Configure it with a ``RuntimeConfig`` or the same fields as keyword arguments::
@@ -55,7 +53,7 @@ class Runtime:
             ...
 
     Thread-safe. Containers keep the runtime alive inside the library, so the runtime may
-    be closed before its containers.
+    be closed before its containers, and they stay usable.
     """
 
     config: RuntimeConfig
@@ -74,32 +72,18 @@ class Runtime:
         address = ctypes.c_void_p()
         library.ocirt_runtime_new(_ffi.encode(config.to_json()), ctypes.byref(address))
         assert address.value is not None
-        self._state = HandleState(address.value, library.ocirt_runtime_free, "runtime")
-        self._finalizer = weakref.finalize(self, self._state.close)
+        self._own(address.value, library.ocirt_runtime_free, "runtime")
         self.config = config
         self.name = self._borrowed_string("ocirt_runtime_name")
         self.path = self._borrowed_string("ocirt_runtime_path")
 
-    def _borrowed_string(self, function: str) -> str:
-        value = ctypes.c_char_p()
-        with self._state.use() as handle:
-            getattr(_ffi.lib(), function)(handle, ctypes.byref(value))
-        return (value.value or b"").decode("utf-8", "replace")
-
-    def _owned_string(self, function: str) -> str:
-        address = ctypes.c_void_p()
-        with self._state.use() as handle:
-            getattr(_ffi.lib(), function)(handle, ctypes.byref(address))
-        return _ffi.take_string(address)
-
     def _flag(self, function: str) -> bool:
         value = ctypes.c_bool()
-        with self._state.use() as handle:
-            getattr(_ffi.lib(), function)(handle, ctypes.byref(value))
+        self._call(function, ctypes.byref(value))
         return bool(value.value)
 
     def info(self) -> RuntimeInfo:
-        """Run ``--version`` of conmon and the runtime and return what they report."""
+        """Run conmon and the runtime with ``--version`` and return their versions."""
         data = json.loads(self._owned_string("ocirt_runtime_info"))
         return RuntimeInfo(
             conmon=BinaryInfo.from_dict(data.get("conmon", {})),
@@ -107,36 +91,36 @@ class Runtime:
         )
 
     def supports_checkpoint(self) -> bool:
-        """True when the runtime can checkpoint and CRIU is installed (it may still fail)."""
+        """Return whether the runtime can checkpoint and CRIU is installed.
+
+        A checkpoint may still fail, for example when CRIU does not support the kernel.
+        """
         return self._flag("ocirt_runtime_supports_checkpoint")
 
     def supports_json_errors(self) -> bool:
-        """True when the runtime's name is in the JSON-errors support list."""
+        """Return whether the runtime's name is in the JSON-errors support list."""
         return self._flag("ocirt_runtime_supports_json_errors")
 
     def supports_no_cgroups(self) -> bool:
-        """True when the runtime's name is in the no-cgroups support list."""
+        """Return whether the runtime's name is in the no-cgroups support list."""
         return self._flag("ocirt_runtime_supports_no_cgroups")
 
     def supports_kvm(self) -> bool:
-        """True when the runtime's name is in the KVM support list."""
+        """Return whether the runtime's name is in the KVM support list."""
         return self._flag("ocirt_runtime_supports_kvm")
 
     def new_container(self, config: ContainerConfig | None = None, **options: Any) -> Container:
-        """Configure a new container; nothing runs until ``Container.create()``.
+        """Configure a new container and return its handle. Nothing runs before ``create()``.
 
         Takes a ``ContainerConfig`` or its fields as keyword arguments. Raises
-        ``ContainerExists`` when the id is taken and ``InvalidArgument`` for a bad field.
+        ``ContainerExists`` when the id is in use and ``InvalidArgument`` for an invalid field.
         """
         if config is None:
             config = ContainerConfig(**options)
         elif options:
             raise TypeError("pass either a ContainerConfig or keyword arguments, not both")
         address = ctypes.c_void_p()
-        with self._state.use() as handle:
-            _ffi.lib().ocirt_container_new(
-                handle, _ffi.encode(config.to_json()), ctypes.byref(address)
-            )
+        self._call("ocirt_container_new", _ffi.encode(config.to_json()), ctypes.byref(address))
         assert address.value is not None
         return Container(address.value, self)
 
@@ -146,37 +130,14 @@ class Runtime:
         Raises ``NoSuchContainer`` when the state directory has no such container.
         """
         address = ctypes.c_void_p()
-        with self._state.use() as handle:
-            _ffi.lib().ocirt_container_open(
-                handle, _ffi.encode(container_id), ctypes.byref(address)
-            )
+        self._call("ocirt_container_open", _ffi.encode(container_id), ctypes.byref(address))
         assert address.value is not None
         return Container(address.value, self)
 
     def containers(self) -> list[ContainerState]:
-        """Return the stored state of every container in the state directory, by id."""
+        """Return the stored state of every container in the state directory, sorted by id."""
         data = json.loads(self._owned_string("ocirt_runtime_list_containers"))
         return [ContainerState.from_dict(item) for item in data]
-
-    def close(self) -> None:
-        """Free the runtime handle. Idempotent; containers made from it stay usable."""
-        self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` was called."""
-        return self._state.closed
-
-    def __enter__(self) -> Runtime:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

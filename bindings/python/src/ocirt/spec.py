@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ DEFAULT_CAPABILITIES = [
 """Capabilities of the default spec: podman's default set."""
 
 DEFAULT_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+"""Environment of the default spec, before ``TERM`` and the caller's entries."""
 
 
 def default_spec(
@@ -45,11 +45,11 @@ def default_spec(
 ) -> dict[str, Any]:
     """Return an OCI spec that runs ``args`` in a root filesystem given separately.
 
-    Pass the root filesystem as ``ContainerConfig.rootfs``. The process runs as ``uid``:
-    ``gid`` with podman's default capabilities, in private pid, mount, ipc, uts and network
-    namespaces (the network has only a loopback interface), with ``/proc``, ``/dev``,
-    ``/dev/pts``, ``/dev/shm``, ``/sys`` and ``/tmp`` mounted. ``env`` entries are added to
-    a default ``PATH``.
+    Pass the root filesystem as ``ContainerConfig.rootfs``. The process runs as
+    ``uid:gid`` with podman's default capabilities, in private pid, mount, ipc, uts and
+    network namespaces. The network has only a loopback interface. ``/proc``, ``/dev``,
+    ``/dev/pts``, ``/dev/shm``, ``/sys`` and ``/tmp`` are mounted. ``env`` entries are
+    added to a default ``PATH``, and a terminal adds ``TERM=xterm``.
     """
     if not args:
         raise ValueError("the container needs a command: args must not be empty")
@@ -138,8 +138,9 @@ def bundle_spec(bundle: PathLike, args: Sequence[str] | None = None) -> dict[str
 
     A relative ``root.path`` is made absolute against the bundle, so the spec can be used
     inline (``ContainerConfig.spec``) without the bundle directory. Raises ``OSError`` when
-    the file cannot be read. Raises ``ValueError``, naming the file, when it is not a JSON
-    object or its ``process`` is not one.
+    the file cannot be read. Raises ``ValueError``, naming the file, when it is not valid
+    JSON, not a JSON object, or its ``process`` is not one. Also raises ``ValueError`` for
+    an empty ``args``.
     """
     directory = Path(os.fspath(bundle)).resolve()
     path = directory / "config.json"
@@ -149,13 +150,12 @@ def bundle_spec(bundle: PathLike, args: Sequence[str] | None = None) -> dict[str
         except ValueError as error:
             raise ValueError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(spec, dict):
-        raise ValueError(f"{path} must hold a JSON object, not {type(spec).__name__}")
+        raise ValueError(f"{path} must contain a JSON object, not {type(spec).__name__}")
     if not isinstance(spec.get("process", {}), dict):
         raise ValueError(f'{path}: "process" must be a JSON object')
-    spec = copy.deepcopy(spec)
     if args is not None:
         if not args:
-            raise ValueError("args must not be empty")
+            raise ValueError("args must not be empty: give a command, or None for the bundle's")
         spec.setdefault("process", {})["args"] = list(args)
     root = spec.get("root")
     if isinstance(root, dict) and isinstance(root.get("path"), str):
@@ -164,5 +164,5 @@ def bundle_spec(bundle: PathLike, args: Sequence[str] | None = None) -> dict[str
 
 
 def is_bundle(path: PathLike) -> bool:
-    """True when ``path`` is a directory with a ``config.json`` (an OCI bundle)."""
+    """Return whether ``path`` is an OCI bundle, a directory with a ``config.json``."""
     return (Path(os.fspath(path)) / "config.json").is_file()
