@@ -22,16 +22,18 @@ type AttachStreams struct {
 	OutputStream io.Writer
 	// ErrorStream receives stderr, as OutputStream does stdout.
 	ErrorStream io.Writer
-	// InputStream is copied to the process's stdin; its end (io.EOF or any error) closes
-	// the process's stdin. The container needs Stdin or a terminal.
+	// InputStream is copied to the process's stdin. Its end (io.EOF or any other error)
+	// closes the process's stdin, except on a terminal, which has no end of input: send
+	// the terminal's EOF character (ctrl-d, 0x04) instead. For Attach, the container needs
+	// Stdin or a terminal.
 	InputStream io.Reader
 }
 
 // AttachOptions are the options of Attach.
 type AttachOptions struct {
-	// Streams are the streams to attach; nil attaches none.
+	// Streams are the streams to attach. Nil attaches none.
 	Streams *AttachStreams
-	// DetachKeys is the detach sequence, such as "ctrl-p,ctrl-q" (the default when nil);
+	// DetachKeys is the detach sequence, such as "ctrl-p,ctrl-q" (the default when nil).
 	// "" disables detaching. Invalid keys fail with ErrInvalidArgument before anything
 	// connects.
 	DetachKeys *string
@@ -39,7 +41,8 @@ type AttachOptions struct {
 	InitialSize *TerminalSize
 	// Start starts the created container once attached, so no early output is lost.
 	Start bool
-	// BufferLimit is the number of bytes buffered while the writers lag; 0 means 8 MiB.
+	// BufferLimit is the maximum number of bytes buffered while the writers lag, 8 MiB
+	// when 0. Past it the library stops reading, which pauses the container's output.
 	BufferLimit int
 	// AttachReady, when not nil, receives true once the session is connected (and the
 	// container started, with Start). The send blocks until it is received or ctx is done.
@@ -70,18 +73,20 @@ func sessionJSON(streams *AttachStreams, detachKeys *string, size *TerminalSize,
 	return fields, nil
 }
 
-// cJSON marshals fields into a C string; free it with C.free.
+// cJSON marshals fields into a C string, which the caller frees with C.free.
 func cJSON(fields map[string]any) *C.char {
-	// A map of strings, bools and numbers always marshals.
+	// The error is ignored because a map of strings, bools, numbers and string slices
+	// always marshals.
 	text, _ := json.Marshal(fields)
 	return C.CString(string(text))
 }
 
 // Attach attaches to a created or running container and streams its output to the
 // options' writers until the process ends its streams. It returns nil when the streams
-// ended, an error matching ErrDetached when the detach keys were read from InputStream,
-// and one matching ErrCanceled and ctx's error when ctx was done first (the session then
-// detaches and the container keeps running). A panic in a writer is raised again here.
+// ended, and an error matching ErrDetached when the detach keys were read from
+// InputStream. When ctx is done first, the session detaches, the container keeps running,
+// and the error matches ErrCanceled and ctx's error. A panic in a writer is raised again
+// on the goroutine that called Attach.
 func (r *Runtime) Attach(ctx context.Context, ctr *Container, options *AttachOptions) error {
 	if err := r.checkOwner(ctr); err != nil {
 		return err

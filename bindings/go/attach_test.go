@@ -15,25 +15,12 @@ import (
 func TestAttachStdinEOF(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctr := e.container("cat", spec("cat"), func(c *ocirt.ContainerConfig) { c.Stdin = true })
-	if err := e.rt.CreateContainer(ctr, nil); err != nil {
-		t.Fatal(err)
-	}
+	ctr := e.createdWith("cat", spec("cat"), func(c *ocirt.ContainerConfig) { c.Stdin = true })
 
 	stdout := newSyncBuffer()
-	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
-		Streams: &ocirt.AttachStreams{OutputStream: stdout, InputStream: strings.NewReader("hello\n")},
-		Start:   true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := stdout.String(); got != "hello\n" {
-		t.Errorf("stdout %q, expected \"hello\\n\" once", got)
-	}
-	if code := e.wait(ctr); code != 0 {
-		t.Errorf("exit code %d, expected 0", code)
-	}
+	e.attachStarted(ctr, &ocirt.AttachStreams{OutputStream: stdout, InputStream: strings.NewReader("hello\n")})
+	expectOutput(t, "stdout", stdout.String(), "hello\n")
+	e.expectExitCode(ctr, 0)
 }
 
 func TestAttachSeparatesStreams(t *testing.T) {
@@ -42,28 +29,15 @@ func TestAttachSeparatesStreams(t *testing.T) {
 	ctr := e.created("streams", "sh", "-c", "echo out; echo err >&2; printf 'a\\000b'")
 
 	stdout, stderr := newSyncBuffer(), newSyncBuffer()
-	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
-		Streams: &ocirt.AttachStreams{OutputStream: stdout, ErrorStream: stderr},
-		Start:   true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := stdout.String(); got != "out\na\x00b" {
-		t.Errorf("stdout %q, expected \"out\\na\\x00b\"", got)
-	}
-	if got := stderr.String(); got != "err\n" {
-		t.Errorf("stderr %q, expected \"err\\n\"", got)
-	}
+	e.attachStarted(ctr, &ocirt.AttachStreams{OutputStream: stdout, ErrorStream: stderr})
+	expectOutput(t, "stdout", stdout.String(), "out\na\x00b")
+	expectOutput(t, "stderr", stderr.String(), "err\n")
 }
 
 func TestAttachDetachKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctr := e.container("detach", terminalSpec("sleep", "1000"), nil)
-	if err := e.rt.CreateContainer(ctr, nil); err != nil {
-		t.Fatal(err)
-	}
+	ctr := e.createdWith("detach", terminalSpec("sleep", "1000"), nil)
 
 	began := time.Now()
 	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
@@ -73,19 +47,22 @@ func TestAttachDetachKeys(t *testing.T) {
 	if !errors.Is(err, ocirt.ErrDetached) {
 		t.Fatalf("attach with ctrl-p,ctrl-q typed: %v, expected ErrDetached", err)
 	}
-	if took := time.Since(began); took > 2*time.Second {
-		t.Errorf("detaching took %v", took)
+	// A hang guard, generous for a loaded machine. Without the detach the attach would
+	// last as long as the 1000 s sleep.
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("attach and detach took %v, expected a prompt detach", took)
 	}
-	if status := e.status(ctr); status != ocirt.StatusRunning {
-		t.Fatalf("status %q after detach, expected running", status)
+	if !e.expectStatus(ctr, ocirt.StatusRunning, "after detach") {
+		t.FailNow()
 	}
 
 	// The container can be attached again, with other keys, split across two reads.
+	// io.Pipe hands each Write to a separate Read, so the library gets the two keys in
+	// two ocirt_attach_write calls.
 	keys := "ctrl-x,a"
 	input, typing := io.Pipe()
 	go func() {
 		typing.Write([]byte("\x18"))
-		time.Sleep(50 * time.Millisecond)
 		typing.Write([]byte("a"))
 	}()
 	err = e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
@@ -96,19 +73,14 @@ func TestAttachDetachKeys(t *testing.T) {
 	if !errors.Is(err, ocirt.ErrDetached) {
 		t.Fatalf("attach with ctrl-x,a typed: %v, expected ErrDetached", err)
 	}
-	if status := e.status(ctr); status != ocirt.StatusRunning {
-		t.Fatalf("status %q after the second detach, expected running", status)
-	}
+	e.expectStatus(ctr, ocirt.StatusRunning, "after the second detach")
 }
 
 func TestAttachDetachAfterOutput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctr := e.container("read", spec("sh", "-c", "read x; echo got:$x; sleep 1000"),
+	ctr := e.createdWith("read", spec("sh", "-c", "read x; echo got:$x; sleep 1000"),
 		func(c *ocirt.ContainerConfig) { c.Stdin = true })
-	if err := e.rt.CreateContainer(ctr, nil); err != nil {
-		t.Fatal(err)
-	}
 
 	stdout := newSyncBuffer()
 	input, typing := io.Pipe()
@@ -126,22 +98,18 @@ func TestAttachDetachAfterOutput(t *testing.T) {
 	if !errors.Is(err, ocirt.ErrDetached) {
 		t.Fatalf("attach: %v, expected ErrDetached", err)
 	}
-	if got := stdout.String(); got != "got:xyz\n" {
-		t.Errorf("stdout %q, expected \"got:xyz\\n\"", got)
-	}
-	if status := e.status(ctr); status != ocirt.StatusRunning {
-		t.Errorf("status %q after detach, expected running", status)
-	}
+	expectOutput(t, "stdout", stdout.String(), "got:xyz\n")
+	e.expectStatus(ctr, ocirt.StatusRunning, "after detach")
 }
 
 func TestAttachLeaveStdinOpen(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctr := e.container("leftopen", spec("sh", "-c", "while read x; do echo got:$x; done; echo eof; sleep 1000"),
-		func(c *ocirt.ContainerConfig) { c.Stdin = true; c.LeaveStdinOpen = true })
-	if err := e.rt.CreateContainer(ctr, nil); err != nil {
-		t.Fatal(err)
-	}
+	ctr := e.createdWith("leftopen", spec("sh", "-c", "while read x; do echo got:$x; done; echo eof; sleep 1000"),
+		func(c *ocirt.ContainerConfig) {
+			c.Stdin = true
+			c.LeaveStdinOpen = true
+		})
 
 	for i, word := range []string{"first", "second"} {
 		stdout := newSyncBuffer()
@@ -165,18 +133,13 @@ func TestAttachLeaveStdinOpen(t *testing.T) {
 			t.Fatalf("attach %d: stdout %q, expected only the echo of %q", i+1, got, word)
 		}
 	}
-	if status := e.status(ctr); status != ocirt.StatusRunning {
-		t.Errorf("status %q after two detaches, expected running", status)
-	}
+	e.expectStatus(ctr, ocirt.StatusRunning, "after two detaches")
 }
 
 func TestAttachDisabledDetachKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctr := e.container("nokeys", spec("cat"), func(c *ocirt.ContainerConfig) { c.Stdin = true })
-	if err := e.rt.CreateContainer(ctr, nil); err != nil {
-		t.Fatal(err)
-	}
+	ctr := e.createdWith("nokeys", spec("cat"), func(c *ocirt.ContainerConfig) { c.Stdin = true })
 
 	none := ""
 	stdout := newSyncBuffer()
@@ -191,9 +154,7 @@ func TestAttachDisabledDetachKeys(t *testing.T) {
 	if got := stdout.String(); got != "\x10\x11\n" {
 		t.Errorf("stdout %q, expected the bytes 10 11 0a unchanged", got)
 	}
-	if code := e.wait(ctr); code != 0 {
-		t.Errorf("exit code %d, expected 0", code)
-	}
+	e.expectExitCode(ctr, 0)
 }
 
 func TestAttachContextDetaches(t *testing.T) {
@@ -208,15 +169,16 @@ func TestAttachContextDetaches(t *testing.T) {
 		cancel()
 	}()
 	err := e.rt.Attach(ctx, ctr, &ocirt.AttachOptions{Streams: &ocirt.AttachStreams{OutputStream: stdout}})
-	if !errors.Is(err, ocirt.ErrCanceled) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("attach with a canceled context: %v, expected ErrCanceled and context.Canceled", err)
+	if !errors.Is(err, ocirt.ErrCanceled) {
+		t.Errorf("attach with a canceled context: %v, expected ErrCanceled", err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("attach with a canceled context: %v, expected context.Canceled", err)
 	}
 	if !strings.Contains(stdout.String(), "tick") {
 		t.Errorf("no output before the cancel: %q", stdout.String())
 	}
-	if status := e.status(ctr); status != ocirt.StatusRunning {
-		t.Errorf("status %q after the canceled attach, expected running", status)
-	}
+	e.expectStatus(ctr, ocirt.StatusRunning, "after the canceled attach")
 }
 
 func TestStopWhileAttached(t *testing.T) {
@@ -238,6 +200,8 @@ func TestStopWhileAttached(t *testing.T) {
 	case <-ready:
 	case err := <-result:
 		t.Fatalf("attach ended before it was ready: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("attach not ready within 30 s")
 	}
 	if !stdout.waitFor("ready", 10*time.Second) {
 		t.Fatalf("no \"ready\" from the container: %q", stdout.String())
@@ -246,18 +210,23 @@ func TestStopWhileAttached(t *testing.T) {
 	if err := e.rt.StopContainer(ctr, 3, false); err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(began); took < 2500*time.Millisecond || took > 9*time.Second {
-		t.Errorf("stop took %v, expected the 3 s grace period", took)
+	took := time.Since(began)
+	// The trap keeps the shell alive after SIGTERM, so only the SIGKILL at the end of the
+	// 3 s grace period ends it. A slow machine cannot make the stop shorter.
+	if took < 2500*time.Millisecond {
+		t.Errorf("stop took %v, expected it to wait for the 3 s grace period", took)
+	}
+	// A hang guard, generous for a loaded machine.
+	if took > 15*time.Second {
+		t.Errorf("stop took %v, expected SIGKILL after the 3 s grace period", took)
 	}
 	if err := receive(t, result); err != nil {
 		t.Fatalf("attach: %v", err)
 	}
 	if !strings.Contains(stdout.String(), "got-term") {
-		t.Errorf("stdout %q lacks got-term", stdout.String())
+		t.Errorf("stdout %q does not contain \"got-term\"", stdout.String())
 	}
-	if code := e.wait(ctr); code != 137 {
-		t.Errorf("exit code %d, expected 137", code)
-	}
+	e.expectExitCode(ctr, 137)
 }
 
 // failingWriter fails its second Write.
@@ -287,9 +256,7 @@ func TestAttachWriterErrorStopsSession(t *testing.T) {
 	if !errors.Is(err, writer.err) {
 		t.Errorf("attach with a failing writer: %v, expected the writer's error", err)
 	}
-	if status := e.status(ctr); status != ocirt.StatusRunning {
-		t.Errorf("status %q after the writer failed, expected running", status)
-	}
+	e.expectStatus(ctr, ocirt.StatusRunning, "after the writer failed")
 }
 
 // panickingWriter panics in Write.

@@ -10,8 +10,11 @@ import (
 )
 
 // The functions below run on library threads, never on a goroutine of the caller. The
-// library calls one session's callbacks one at a time, in byte order.
+// library calls one session's callbacks one at a time, in the order the bytes arrived.
 
+// ocirtgoOutput writes one chunk of stream 1 (stdout) or 2 (stderr) to the session's
+// writer. It returns 1, which stops the session, when the writer failed or panicked.
+//
 //export ocirtgoOutput
 func ocirtgoOutput(handle C.uintptr_t, stream C.int, data *C.uint8_t, length C.size_t) C.int {
 	sink := cgo.Handle(handle).Value().(*outputSink)
@@ -24,11 +27,18 @@ func ocirtgoOutput(handle C.uintptr_t, stream C.int, data *C.uint8_t, length C.s
 	return 0
 }
 
+// ocirtgoDone marks the session's output as complete. The library calls it once, after
+// the last ocirtgoOutput. The result and exit code are read later with ocirt_attach_wait.
+//
 //export ocirtgoDone
 func ocirtgoDone(handle C.uintptr_t, result C.int32_t, exitCode C.int32_t) {
 	cgo.Handle(handle).Value().(*outputSink).finish()
 }
 
+// ocirtgoFree deletes the session's handle. ocirt_attach_callbacks in ocirt.h specifies
+// that the library calls it once, after ocirtgoDone, and only when the call that took the
+// callbacks succeeded. LiveHandles lets the tests check that every handle was deleted.
+//
 //export ocirtgoFree
 func ocirtgoFree(handle C.uintptr_t) {
 	deleteHandle(cgo.Handle(handle))

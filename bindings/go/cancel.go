@@ -16,8 +16,8 @@ type canceler struct {
 	finished chan struct{}
 }
 
-// newCanceler returns a canceler whose token fires when ctx is done, or nil when ctx can
-// never be done (context.Background), in which case the call gets a NULL token.
+// newCanceler returns a canceler whose token fires when ctx is done. It returns nil when
+// ctx can never be done (context.Background), and the library call then gets a NULL token.
 func newCanceler(ctx context.Context) (*canceler, error) {
 	if ctx.Done() == nil {
 		return nil, nil
@@ -31,7 +31,8 @@ func newCanceler(ctx context.Context) (*canceler, error) {
 		defer close(c.finished)
 		select {
 		case <-ctx.Done():
-			// ocirt_cancel_trigger fails only for a NULL token, and c.token is not NULL.
+			// The token is not NULL, so only a failed eventfd write can make the trigger
+			// fail. This goroutine has no caller to report that to, so the result is ignored.
 			C.ocirt_cancel_trigger(c.token)
 		case <-c.stop:
 		}

@@ -20,7 +20,7 @@ import (
 type ContainerConfig struct {
 	// ID is 1-128 ASCII letters, digits and "_.+-", not starting with "." or "-".
 	ID string `json:"id"`
-	// Name is used for conmon's journald fields; default the ID.
+	// Name is the container name in conmon's journald fields. It defaults to the ID.
 	Name string `json:"name,omitempty"`
 	// Bundle is an absolute path to a directory with config.json.
 	Bundle string `json:"bundle,omitempty"`
@@ -32,26 +32,27 @@ type ContainerConfig struct {
 	Rootfs string `json:"rootfs,omitempty"`
 	// Stdin keeps the container's stdin open for Attach (podman's -i).
 	Stdin bool `json:"stdin,omitempty"`
-	// LeaveStdinOpen keeps stdin open when an attach session ends, detach included; by
-	// default conmon closes it, so the process reads end of file.
+	// LeaveStdinOpen keeps the process's stdin open when an attach session ends, also by a
+	// detach. By default conmon closes it, so the process reads end of file.
 	LeaveStdinOpen bool `json:"leave_stdin_open,omitempty"`
 	// LogDriver is "k8s-file" (the default), "json-file", "journald" or "none".
 	LogDriver string `json:"log_driver,omitempty"`
-	// LogPath is the k8s-file log's absolute path; default ctr.log in the state directory.
+	// LogPath is the k8s-file log's absolute path, by default ctr.log in the container's
+	// state directory.
 	LogPath string `json:"log_path,omitempty"`
-	// LogSizeMax is the log's maximum size in bytes (negative: unlimited); nil takes the
-	// runtime's.
+	// LogSizeMax is the log's maximum size in bytes, unlimited when negative. Nil takes
+	// the Runtime's LogSizeMax.
 	LogSizeMax *int64 `json:"log_size_max,omitempty"`
 	// LogTag is the journald SYSLOG_IDENTIFIER.
 	LogTag string `json:"log_tag,omitempty"`
-	// StopSignal is sent first by StopContainer; 0 means SIGTERM.
+	// StopSignal is the signal StopContainer sends first, SIGTERM when 0.
 	StopSignal syscall.Signal `json:"stop_signal,omitempty"`
 	// ExitCommand is run by conmon after the container exits: an absolute program path,
 	// then its arguments. ExitCommandDelay is the wait before it runs, in seconds.
 	ExitCommand      []string `json:"exit_command,omitempty"`
 	ExitCommandDelay uint     `json:"exit_command_delay,omitempty"`
-	// ConmonPidFile is the absolute path of conmon's pid file; default conmon.pid in the
-	// state directory.
+	// ConmonPidFile is the absolute path of conmon's pid file, by default conmon.pid in the
+	// container's state directory.
 	ConmonPidFile string `json:"conmon_pidfile,omitempty"`
 	// RuntimeArgs are extra options for `runtime create`.
 	RuntimeArgs []string `json:"runtime_args,omitempty"`
@@ -84,8 +85,8 @@ type ContainerState struct {
 	Status    ContainerStatus `json:"status"`
 	PID       int             `json:"pid"`
 	ConmonPID int             `json:"conmon_pid"`
-	// ExitCode is nil until the process exited: then 0-255, 128+N after signal N, or -1
-	// when conmon could not record it.
+	// ExitCode is nil until the process exits. Then it is 0-255, 128+N after signal N, or
+	// -1 when conmon could not record it.
 	ExitCode     *int32     `json:"exit_code"`
 	OOMKilled    bool       `json:"oom_killed"`
 	CreatedAt    *time.Time `json:"created_at"`
@@ -97,7 +98,7 @@ type ContainerState struct {
 	Stdin        bool       `json:"stdin"`
 	// StateDir is the container's directory, the bundle that conmon and the runtime use.
 	StateDir string `json:"state_dir"`
-	// Bundle is the bundle the config named; empty for an inline spec.
+	// Bundle is the bundle that the config named, empty for an inline spec.
 	Bundle       string `json:"bundle"`
 	Rootfs       string `json:"rootfs"`
 	LogDriver    string `json:"log_driver"`
@@ -119,15 +120,16 @@ type Container struct {
 	id      string
 }
 
-// NewContainer configures a container; nothing runs until CreateContainer. Fails with
-// ErrContainerExists when the id is taken in the runtime's state directory.
+// NewContainer configures a container and stores its configuration. Nothing runs until
+// CreateContainer. It fails with ErrContainerExists when the id is taken in the runtime's
+// state directory.
 func (r *Runtime) NewContainer(config *ContainerConfig) (*Container, error) {
 	if config == nil {
 		return nil, invalidArgument("container config is nil")
 	}
 	text, err := json.Marshal(config)
 	if err != nil {
-		return nil, invalidArgument(fmt.Sprintf("container config of %q: %v", config.ID, err))
+		return nil, invalidArgument(fmt.Sprintf("container config of %q cannot be encoded as JSON (check Spec): %v", config.ID, err))
 	}
 	cText := C.CString(string(text))
 	defer C.free(unsafe.Pointer(cText))
@@ -137,7 +139,8 @@ func (r *Runtime) NewContainer(config *ContainerConfig) (*Container, error) {
 }
 
 // OpenContainer opens an existing container by id, for example one created by another
-// process. Fails with ErrNoSuchContainer when the state directory has no such container.
+// process. It fails with ErrNoSuchContainer when the state directory has no such
+// container.
 func (r *Runtime) OpenContainer(id string) (*Container, error) {
 	cID := C.CString(id)
 	defer C.free(unsafe.Pointer(cID))
@@ -146,6 +149,7 @@ func (r *Runtime) OpenContainer(id string) (*Container, error) {
 	})
 }
 
+// newContainer runs a function that writes a new container handle and wraps the handle.
 func (r *Runtime) newContainer(fn func(p *C.ocirt_runtime, out **C.ocirt_container) C.ocirt_result) (*Container, error) {
 	var ptr *C.ocirt_container
 	err := r.use(func(p *C.ocirt_runtime) error {
@@ -167,8 +171,9 @@ func (r *Runtime) newContainer(fn func(p *C.ocirt_runtime, out **C.ocirt_contain
 // ID returns the container's id.
 func (c *Container) ID() string { return c.id }
 
-// Close frees the handle; the container keeps running. Close waits for calls in progress
-// on the handle (a Wait without deadline included), and calling it again returns nil.
+// Close frees the handle and returns nil, also when called again. The container keeps
+// running. Close waits for calls in progress on the handle, so it blocks until a Wait
+// without a deadline returns. Calls made meanwhile block too, then fail with ErrClosed.
 func (c *Container) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -214,7 +219,7 @@ func (c *Container) ownedString(fn func(p *C.ocirt_container, out **C.char) C.oc
 	return C.GoString(out), nil
 }
 
-// State returns the container's stored state. It does not ask the runtime; call
+// State returns the container's stored state without asking the runtime. Call
 // UpdateContainerStatus first for a fresh one.
 func (c *Container) State() (*ContainerState, error) {
 	text, err := c.ownedString(func(p *C.ocirt_container, out **C.char) C.ocirt_result {
@@ -225,15 +230,16 @@ func (c *Container) State() (*ContainerState, error) {
 	}
 	var state ContainerState
 	if err := json.Unmarshal([]byte(text), &state); err != nil {
-		return nil, fmt.Errorf("ocirt: cannot parse the state of container %s: %w", c.id, err)
+		return nil, fmt.Errorf("ocirt: invalid state JSON of container %s from the library: %w", c.id, err)
 	}
 	return &state, nil
 }
 
 // Wait blocks until the container's process exits and returns its exit code: 0-255,
-// 128+N after signal N, -1 when conmon could not record it. It returns at once for a
+// 128+N after signal N, or -1 when conmon could not record it. It returns at once for a
 // container that already exited. When ctx is done first, Wait returns an error that
-// matches ErrCanceled and ctx's error. The wait uses inotify and pidfds, not polling.
+// matches ErrCanceled and ctx's error. The library waits on inotify and a pidfd, without
+// a polling interval.
 func (c *Container) Wait(ctx context.Context) (int32, error) {
 	cancel, err := newCanceler(ctx)
 	if err != nil {
@@ -302,8 +308,8 @@ func (r *Runtime) CreateContainer(ctr *Container, restore *RestoreOptions) error
 	})
 }
 
-// StartContainer starts the created container's process. ErrContainerStateInvalid unless
-// the container is created.
+// StartContainer starts the created container's process. It fails with
+// ErrContainerStateInvalid unless the container is created.
 func (r *Runtime) StartContainer(ctr *Container) error {
 	return r.onContainer(ctr, func(p *C.ocirt_container) C.ocirt_result {
 		return C.ocirt_container_start(p)
@@ -319,7 +325,8 @@ func (r *Runtime) UpdateContainerStatus(ctr *Container) error {
 }
 
 // KillContainer sends signal to the container's init process, or with all to every
-// process in it. ErrContainerStateInvalid for a container that is not running.
+// process in it. It fails with ErrContainerStateInvalid for a container that is not
+// running.
 func (r *Runtime) KillContainer(ctr *Container, signal syscall.Signal, all bool) error {
 	return r.onContainer(ctr, func(p *C.ocirt_container) C.ocirt_result {
 		return C.ocirt_container_kill(p, C.int32_t(signal), C.bool(all))
@@ -327,8 +334,8 @@ func (r *Runtime) KillContainer(ctr *Container, signal syscall.Signal, all bool)
 }
 
 // StopContainer sends the stop signal, waits up to timeout seconds for the process to
-// exit, then sends SIGKILL; timeout 0 sends SIGKILL at once. It returns as soon as the
-// process is gone. Stopping a stopped container succeeds.
+// exit, then sends SIGKILL. With timeout 0 it sends SIGKILL at once. It returns as soon
+// as the process is gone. Stopping a stopped container succeeds.
 func (r *Runtime) StopContainer(ctr *Container, timeout uint, all bool) error {
 	return r.onContainer(ctr, func(p *C.ocirt_container) C.ocirt_result {
 		return C.ocirt_container_stop(p, clampSeconds(timeout), C.bool(all))
@@ -336,8 +343,8 @@ func (r *Runtime) StopContainer(ctr *Container, timeout uint, all bool) error {
 }
 
 // DeleteContainer force-deletes the container from the runtime (killing a running process)
-// and removes its files. Every later call on ctr fails with ErrNoSuchContainer; ctr still
-// needs Close.
+// and removes its files. Every later call on ctr fails with ErrNoSuchContainer, but ctr
+// still needs Close.
 func (r *Runtime) DeleteContainer(ctr *Container) error {
 	return r.onContainer(ctr, func(p *C.ocirt_container) C.ocirt_result {
 		return C.ocirt_container_delete(p)
@@ -358,8 +365,8 @@ func (r *Runtime) UnpauseContainer(ctr *Container) error {
 	})
 }
 
-// CheckpointContainer checkpoints a running container with CRIU. ErrNotSupported when the
-// runtime cannot checkpoint.
+// CheckpointContainer checkpoints a running container with CRIU. It fails with
+// ErrNotSupported when the runtime cannot checkpoint.
 func (r *Runtime) CheckpointContainer(ctr *Container, options CheckpointOptions) error {
 	text, err := json.Marshal(options)
 	if err != nil {
@@ -380,15 +387,15 @@ type TerminalSize struct {
 
 // AttachResize sets the terminal size of a terminal container. It works from the moment the
 // container is created, so a size set before start is the size the process starts with.
-// ErrContainerStateInvalid for a container without a terminal.
+// It fails with ErrContainerStateInvalid for a container without a terminal.
 func (r *Runtime) AttachResize(ctr *Container, size TerminalSize) error {
 	return r.onContainer(ctr, func(p *C.ocirt_container) C.ocirt_result {
 		return C.ocirt_container_resize(p, C.uint16_t(size.Width), C.uint16_t(size.Height))
 	})
 }
 
-// AttachSocketPath returns the path of the container's attach socket, in full even when
-// it is longer than a sockaddr_un holds.
+// AttachSocketPath returns the full path of the container's attach socket, even when it
+// is longer than a sockaddr_un can contain.
 func (r *Runtime) AttachSocketPath(ctr *Container) (string, error) {
 	if err := r.checkOwner(ctr); err != nil {
 		return "", err

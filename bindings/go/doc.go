@@ -1,11 +1,11 @@
-// Package ocirt is the Go binding of libocirt, the OCI runtime layer of podman (libpod's
-// OCIRuntime) as a C library. It drives runc or crun through conmon to create, start,
-// attach to, exec into, stop and delete containers. conmon supervises each container, so
-// containers keep running after the Go process exits.
+// Package ocirt is the Go binding of libocirt, a C library that implements the OCI
+// runtime layer of podman (libpod's OCIRuntime). It drives runc or crun through conmon to
+// create, start, attach to, exec into, stop and delete containers. conmon supervises each
+// container, so containers keep running after the Go process exits.
 //
 // A Runtime mirrors libpod's OCIRuntime: its methods take the *Container they act on
 // (CreateContainer, StartContainer, KillContainer, ExecContainer, HTTPAttach, ...).
-// Output streams go to io.Writers and stdin comes from an io.Reader; blocking calls take a
+// Output streams go to io.Writers and stdin comes from an io.Reader. Blocking calls take a
 // context.Context for cancellation and deadlines. Failures are *Error values that match
 // the Err sentinels with errors.Is.
 //

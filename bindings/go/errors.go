@@ -82,11 +82,12 @@ func (e *Error) Unwrap() error {
 	return e.cause
 }
 
+// sentinel returns the *Error that errors.Is matches against every failure with code.
 func sentinel(code Code, message string) *Error {
 	return &Error{Code: code, Message: message}
 }
 
-// Sentinels for errors.Is, one per result code that callers branch on.
+// Sentinels for errors.Is, one per result code other than CodeOK.
 var (
 	ErrInvalidArgument         = sentinel(CodeInvalidArgument, "invalid argument")
 	ErrNullArgument            = sentinel(CodeNullArgument, "NULL argument")

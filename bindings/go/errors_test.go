@@ -38,7 +38,7 @@ func TestSentinelsCoverEveryCode(t *testing.T) {
 		ocirt.CodeContainerExists:         ocirt.ErrContainerExists,
 		ocirt.CodeExecSessionExists:       ocirt.ErrExecSessionExists,
 	}
-	// Every code the library names has a sentinel; the first unnamed number ends the list.
+	// Every code the library names has a sentinel. The first unnamed number ends the list.
 	code := ocirt.Code(1)
 	for ; code.String() != "OCIRT_UNKNOWN_RESULT"; code++ {
 		sentinel, ok := sentinels[code]
@@ -52,10 +52,10 @@ func TestSentinelsCoverEveryCode(t *testing.T) {
 		}
 	}
 	if int(code)-1 != len(sentinels) {
-		t.Errorf("the library names %d codes, the test knows %d", code-1, len(sentinels))
+		t.Errorf("the library names %d codes, the test lists %d sentinels", code-1, len(sentinels))
 	}
 	if ocirt.CodeNoSuchContainer.String() != "OCIRT_ERR_NO_SUCH_CONTAINER" {
-		t.Errorf("CodeNoSuchContainer is named %q", ocirt.CodeNoSuchContainer.String())
+		t.Errorf("CodeNoSuchContainer is named %q, expected OCIRT_ERR_NO_SUCH_CONTAINER", ocirt.CodeNoSuchContainer.String())
 	}
 	if errors.Is(ocirt.ErrNoSuchContainer, ocirt.ErrInvalidArgument) {
 		t.Error("sentinels of different codes match each other")
@@ -102,17 +102,19 @@ func TestBadInput(t *testing.T) {
 	e := newEnv(t)
 
 	_, err := ocirt.NewRuntime(&ocirt.RuntimeConfig{LogLevel: "loud"})
-	if !errors.Is(err, ocirt.ErrInvalidArgument) || !strings.Contains(err.Error(), "loud") {
-		t.Errorf("runtime with log level \"loud\": %v, expected ErrInvalidArgument naming it", err)
+	if !errors.Is(err, ocirt.ErrInvalidArgument) {
+		t.Errorf("runtime with log level \"loud\": %v, expected ErrInvalidArgument", err)
 	}
+	expectMessageContains(t, err, "loud", "runtime with log level \"loud\"")
 	_, err = ocirt.NewRuntime(&ocirt.RuntimeConfig{Path: "/no/such/runc"})
 	if !errors.Is(err, ocirt.ErrRuntimeUnavailable) {
 		t.Errorf("runtime with a missing binary: %v, expected ErrRuntimeUnavailable", err)
 	}
 	_, err = e.rt.NewContainer(&ocirt.ContainerConfig{ID: "../up", Bundle: "/x"})
-	if !errors.Is(err, ocirt.ErrInvalidArgument) || !strings.Contains(err.Error(), "../up") {
-		t.Errorf("container id ../up: %v, expected ErrInvalidArgument naming it", err)
+	if !errors.Is(err, ocirt.ErrInvalidArgument) {
+		t.Errorf("container id ../up: %v, expected ErrInvalidArgument", err)
 	}
+	expectMessageContains(t, err, "../up", "container id ../up")
 	if _, err = e.rt.NewContainer(nil); !errors.Is(err, ocirt.ErrInvalidArgument) {
 		t.Errorf("nil container config: %v, expected ErrInvalidArgument", err)
 	}
@@ -123,8 +125,15 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("absent container: %v, expected ErrNoSuchContainer", err)
 	}
 	var failure *ocirt.Error
-	if !errors.As(err, &failure) || failure.Code != ocirt.CodeNoSuchContainer || failure.Message == "" {
-		t.Errorf("absent container: %#v, expected an *Error with code and message", err)
+	if !errors.As(err, &failure) {
+		t.Errorf("absent container: %#v, expected an *ocirt.Error", err)
+	} else {
+		if failure.Code != ocirt.CodeNoSuchContainer {
+			t.Errorf("absent container: code %v, expected CodeNoSuchContainer", failure.Code)
+		}
+		if failure.Message == "" {
+			t.Errorf("absent container: %#v has an empty message", failure)
+		}
 	}
 
 	ctr := e.running("bad", "sleep", "1000")
@@ -148,9 +157,10 @@ func TestBadInput(t *testing.T) {
 
 	badKeys := "ctrl-C"
 	err = e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{DetachKeys: &badKeys})
-	if !errors.Is(err, ocirt.ErrInvalidArgument) || !strings.Contains(err.Error(), "ctrl-C") {
-		t.Errorf("detach keys ctrl-C: %v, expected ErrInvalidArgument naming them", err)
+	if !errors.Is(err, ocirt.ErrInvalidArgument) {
+		t.Errorf("detach keys ctrl-C: %v, expected ErrInvalidArgument", err)
 	}
+	expectMessageContains(t, err, "ctrl-C", "detach keys ctrl-C")
 	err = e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{BufferLimit: -1})
 	if !errors.Is(err, ocirt.ErrInvalidArgument) {
 		t.Errorf("negative buffer limit: %v, expected ErrInvalidArgument", err)
@@ -167,7 +177,8 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("status of an absent exec session: %v, expected ErrNoSuchExecSession", err)
 	}
 
-	// net.Pipe has no file descriptor to hand over; the call closes it all the same.
+	// net.Pipe has no file descriptor to hand over, but the failed call closes it all the
+	// same.
 	client, server := net.Pipe()
 	defer client.Close()
 	err = e.rt.HTTPAttach(context.Background(), ctr, server, nil, nil, nil)
@@ -177,9 +188,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := client.Write([]byte("x")); err == nil {
 		t.Error("HTTPAttach left the connection open after a failure")
 	}
-	if status := e.status(ctr); status != ocirt.StatusRunning {
-		t.Errorf("status %q after the bad calls, expected running", status)
-	}
+	e.expectStatus(ctr, ocirt.StatusRunning, "after the bad calls")
 }
 
 func TestContainerExists(t *testing.T) {

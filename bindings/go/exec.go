@@ -15,7 +15,7 @@ import (
 
 // ExecOptions describe a command to run in a running container.
 type ExecOptions struct {
-	// Cmd is the command and its arguments; required.
+	// Cmd is the command and its arguments. It is required.
 	Cmd []string
 	// CapAdd lists capabilities added to the process ("CAP_NET_ADMIN" or "NET_ADMIN").
 	CapAdd []string
@@ -23,21 +23,22 @@ type ExecOptions struct {
 	Env map[string]string
 	// Terminal runs the command on a terminal.
 	Terminal bool
-	// Cwd is the working directory; default the container's.
+	// Cwd is the working directory, by default the container's.
 	Cwd string
 	// User is "uid", "uid:gid", "name" or "name:group", looked up in the container's
-	// /etc/passwd and /etc/group; default the container's user.
+	// /etc/passwd and /etc/group. It defaults to the container's user.
 	User string
-	// PreserveFDs passes this process's descriptors 3 to 3+N-1 to the command.
+	// PreserveFDs passes this process's descriptors 3 to 3+N-1 to the command. The library
+	// checks that they are open.
 	PreserveFDs uint
-	// DetachKeys is the detach sequence; nil means "ctrl-p,ctrl-q" and "" disables it.
+	// DetachKeys is the detach sequence. Nil means "ctrl-p,ctrl-q", and "" disables it.
 	DetachKeys *string
 	// ExitCommand is run by conmon after the command exits: an absolute program path, then
 	// its arguments. ExitCommandDelay is the wait before it runs, in seconds.
 	ExitCommand      []string
 	ExitCommandDelay uint
-	// BufferLimit is the number of bytes of output buffered while the reader lags; 0 means
-	// 8 MiB.
+	// BufferLimit is the maximum number of bytes of output buffered while the writers or
+	// the HTTP client lag, 8 MiB when 0.
 	BufferLimit int
 	// HijackHeader makes ExecContainerHTTP write podman's "HTTP/1.1 101 UPGRADED" response
 	// once the command runs.
@@ -59,7 +60,8 @@ func (o *ExecOptions) json(streams *AttachStreams, size *TerminalSize) (map[stri
 		fields["cap_add"] = o.CapAdd
 	}
 	if len(o.Env) > 0 {
-		// The library applies a list in order; sorting the names keeps runs identical.
+		// The library applies the list in order. Sorting the names makes the order, and so
+		// the result, the same on every run, which map iteration would not.
 		names := make([]string, 0, len(o.Env))
 		for name := range o.Env {
 			names = append(names, name)
@@ -94,12 +96,13 @@ func (o *ExecOptions) json(streams *AttachStreams, size *TerminalSize) (map[stri
 }
 
 // ExecContainer runs a command in the running container and returns its host pid once it
-// runs. The returned channel receives the attach's result once. The result is nil when the
-// streams ended, and ExecUpdateStatus then gives the exit code. It matches ErrDetached
-// after a detach, and ErrCanceled and ctx's error when ctx was done first, in which case
-// the session detaches and the command keeps running. newSize sets a terminal's initial
-// size. A panic in a writer is raised again on the goroutine that feeds the channel, which
-// ends the program.
+// runs. newSize sets a terminal's initial size.
+//
+// The returned channel receives the session's result once. The result is nil when the
+// streams ended, and ExecUpdateStatus then returns the exit code. It matches ErrDetached
+// after a detach. When ctx is done first, the session detaches, the command keeps running,
+// and the result matches ErrCanceled and ctx's error. A panic in a writer is raised again
+// on the goroutine that feeds the channel, which ends the program.
 func (r *Runtime) ExecContainer(ctx context.Context, ctr *Container, sessionID string, options *ExecOptions, streams *AttachStreams, newSize *TerminalSize) (int, <-chan error, error) {
 	if err := r.checkOwner(ctr); err != nil {
 		return -1, nil, err
@@ -138,8 +141,8 @@ func (r *Runtime) ExecContainer(ctx context.Context, ctr *Container, sessionID s
 	return int(pid), follow(ctx, s, "exec session "+sessionID, nil), nil
 }
 
-// follow waits for s in a goroutine and sends its result on the returned channel, then
-// lets go of s and of cancel (which may be nil).
+// follow waits for s in a goroutine and sends its result on the returned channel. Then it
+// releases its reference to s and closes cancel, which may be nil.
 func follow(ctx context.Context, s *session, description string, cancel *canceler) <-chan error {
 	result := make(chan error, 1)
 	go func() {
@@ -161,8 +164,12 @@ func follow(ctx context.Context, s *session, description string, cancel *cancele
 // ExecContainerHTTP runs a command in the running container with its streams on a
 // connection hijacked from an HTTP server, framed as in HTTPAttach. It returns the host pid
 // once the command runs, and a channel as ExecContainer does. When ctx is done, the
-// streaming ends early. The library owns conn from the call on and closes it when the
-// session is over, whatever the result. rw's buffered input goes to stdin first.
+// streaming ends early.
+//
+// ExecContainerHTTP takes ownership of conn, whatever the result. It closes conn before
+// returning and hands a duplicate of its descriptor to the library, which closes the
+// duplicate when the session is over. rw may be nil. Its buffered input goes to stdin
+// first.
 func (r *Runtime) ExecContainerHTTP(ctx context.Context, ctr *Container, sessionID string, options *ExecOptions, conn net.Conn, rw *bufio.ReadWriter, streams *HTTPAttachStreams, newSize *TerminalSize) (int, <-chan error, error) {
 	if conn == nil {
 		return -1, nil, invalidArgument("connection is nil")
@@ -178,12 +185,12 @@ func (r *Runtime) ExecContainerHTTP(ctx context.Context, ctr *Container, session
 	if err != nil {
 		return fail(err)
 	}
-	// The HTTP options select the streams; the exec options keep their defaults.
+	// The HTTP options select the streams, so the exec options leave them out.
 	delete(fields, "stdin")
 	delete(fields, "stdout")
 	delete(fields, "stderr")
-	// NOTE: libocirt 0.1.0 takes an HTTP exec's detach keys from the exec options and ignores
-	// those of the HTTP options, although its header documents the latter. Both carry them.
+	// The HTTP options carry the detach keys too. The library prefers them to those of the
+	// exec options.
 	httpFields, err := httpJSON(streams, options.DetachKeys, options.HijackHeader, options.BufferLimit)
 	if err != nil {
 		return fail(err)
@@ -217,14 +224,15 @@ func (r *Runtime) ExecContainerHTTP(ctx context.Context, ctr *Container, session
 			syscall.Close(int(fd))
 		}
 		cancel.close()
-		return -1, nil, err
+		return -1, nil, withContext(ctx, err)
 	}
 	// The token must outlive the session, so follow frees it at the end.
 	return int(pid), follow(ctx, newSession(ptr, nil), "exec session "+sessionID, cancel), nil
 }
 
 // ExecContainerDetached runs a command in the running container without attaching to it
-// and returns its host pid once it runs. ExecUpdateStatus follows it.
+// and returns its host pid once it runs. ExecUpdateStatus returns whether it still runs
+// and its exit code.
 func (r *Runtime) ExecContainerDetached(ctr *Container, sessionID string, options *ExecOptions) (int, error) {
 	if err := r.checkOwner(ctr); err != nil {
 		return -1, err
@@ -251,7 +259,7 @@ func (r *Runtime) ExecContainerDetached(ctr *Container, sessionID string, option
 	return int(pid), nil
 }
 
-// onSession runs an exec session function of ctr.
+// onSession checks ctr and runs an exec session function that only returns a result.
 func (r *Runtime) onSession(ctr *Container, sessionID string, fn func(p *C.ocirt_container, session *C.char) C.ocirt_result) error {
 	if err := r.checkOwner(ctr); err != nil {
 		return err
@@ -261,26 +269,27 @@ func (r *Runtime) onSession(ctr *Container, sessionID string, fn func(p *C.ocirt
 	return ctr.simple(func(p *C.ocirt_container) C.ocirt_result { return fn(p, cSession) })
 }
 
-// ExecAttachResize sets the terminal size of a running terminal exec session.
-// ErrExecStateInvalid for a session without a terminal or one that exited.
+// ExecAttachResize sets the terminal size of a running terminal exec session. It fails
+// with ErrExecStateInvalid for a session without a terminal or one that exited.
 func (r *Runtime) ExecAttachResize(ctr *Container, sessionID string, size TerminalSize) error {
 	return r.onSession(ctr, sessionID, func(p *C.ocirt_container, session *C.char) C.ocirt_result {
 		return C.ocirt_exec_resize(p, session, C.uint16_t(size.Width), C.uint16_t(size.Height))
 	})
 }
 
-// ExecStopContainer stops an exec session's command: SIGTERM, then SIGKILL after timeout
-// seconds (at once for 0). A session that already exited succeeds at once.
+// ExecStopContainer stops an exec session's command with SIGTERM, then SIGKILL after
+// timeout seconds (at once for 0). It returns as soon as the command is gone. For a
+// session that already exited it succeeds at once.
 func (r *Runtime) ExecStopContainer(ctr *Container, sessionID string, timeout uint) error {
 	return r.onSession(ctr, sessionID, func(p *C.ocirt_container, session *C.char) C.ocirt_result {
 		return C.ocirt_exec_stop(p, session, clampSeconds(timeout))
 	})
 }
 
-// ExecUpdateStatus reports whether an exec session's command still runs and, once it
-// exited, its exit code (-1 while it runs): 0-255, 128+N after signal N. Unlike libpod,
-// which keeps exit codes in its database, it returns the code, read from the session's
-// files.
+// ExecUpdateStatus reports whether an exec session's command still runs, and its exit
+// code: -1 while it runs, then 0-255, or 128+N after signal N. The library reads the code
+// from the session's files. libpod's version returns no code because libpod keeps exit
+// codes in its database.
 func (r *Runtime) ExecUpdateStatus(ctr *Container, sessionID string) (running bool, exitCode int, err error) {
 	var cRunning C.bool
 	var cCode C.int32_t
@@ -293,8 +302,8 @@ func (r *Runtime) ExecUpdateStatus(ctr *Container, sessionID string) (running bo
 	return bool(cRunning), int(cCode), nil
 }
 
-// ExecContainerCleanup removes the files of an exited exec session. ErrExecStateInvalid
-// while its command runs.
+// ExecContainerCleanup removes the files of an exited exec session. It fails with
+// ErrExecStateInvalid while the command runs.
 func (r *Runtime) ExecContainerCleanup(ctr *Container, sessionID string) error {
 	return r.onSession(ctr, sessionID, func(p *C.ocirt_container, session *C.char) C.ocirt_result {
 		return C.ocirt_exec_cleanup(p, session)

@@ -23,15 +23,15 @@ type HTTPAttachStreams struct {
 
 // HTTPAttachOptions are the options of HTTPAttach beyond the streams.
 type HTTPAttachOptions struct {
-	// DetachKeys is the detach sequence read from the client; nil means "ctrl-p,ctrl-q" and
-	// "" disables detaching.
+	// DetachKeys is the detach sequence read from the client. Nil means "ctrl-p,ctrl-q",
+	// and "" disables detaching.
 	DetachKeys *string
 	// HijackHeader writes podman's "HTTP/1.1 101 UPGRADED" response before streaming.
 	HijackHeader bool
 	// Start starts the created container once attached.
 	Start bool
-	// BufferLimit is the number of bytes buffered while the client reads slowly; 0 means
-	// 8 MiB.
+	// BufferLimit is the maximum number of bytes buffered while the client reads slowly,
+	// 8 MiB when 0.
 	BufferLimit int
 }
 
@@ -79,11 +79,11 @@ func handOver(conn net.Conn, rw *bufio.ReadWriter) (C.int, []byte, error) {
 
 	withFD, ok := conn.(syscall.Conn)
 	if !ok {
-		return -1, nil, invalidArgument(fmt.Sprintf("connection type %T has no file descriptor; pass a *net.TCPConn or *net.UnixConn", conn))
+		return -1, nil, invalidArgument(fmt.Sprintf("connection type %T has no file descriptor (use a *net.TCPConn or *net.UnixConn)", conn))
 	}
 	raw, err := withFD.SyscallConn()
 	if err != nil {
-		return -1, nil, fmt.Errorf("ocirt: cannot reach the connection's descriptor: %w", err)
+		return -1, nil, fmt.Errorf("ocirt: cannot get the connection's file descriptor: %w", err)
 	}
 
 	dup := -1
@@ -117,13 +117,15 @@ func cBytes(data []byte) *C.uint8_t {
 
 // HTTPAttach attaches to a container over a connection hijacked from an HTTP server
 // (http.Hijacker's conn and rw) and blocks until the container's streams end, the client
-// types the detach keys, or ctx is done. HTTPAttach owns conn: it is closed when the call
-// returns, whatever the result. rw may be nil; its buffered input is sent to stdin first.
+// types the detach keys, or ctx is done. HTTPAttach takes ownership of conn and closes it
+// before returning, whatever the result. rw may be nil. Its buffered input is sent to
+// stdin first.
 //
 // Output without a terminal is framed as Docker's multiplexed stream: an 8-byte header
 // (stream 1 or 2, three zero bytes, the big-endian payload length) before each payload.
-// With a terminal it is raw. It returns nil when the streams ended, an error matching ErrDetached on detach, and
-// one matching ErrCanceled and ctx's error when ctx was done first.
+// With a terminal it is raw. HTTPAttach returns nil when the streams ended, and an error
+// matching ErrDetached on detach. When ctx is done first, the container keeps running and
+// the error matches ErrCanceled and ctx's error.
 func (r *Runtime) HTTPAttach(ctx context.Context, ctr *Container, conn net.Conn, rw *bufio.ReadWriter, streams *HTTPAttachStreams, options *HTTPAttachOptions) error {
 	if conn == nil {
 		return invalidArgument("connection is nil")

@@ -28,10 +28,11 @@ type LogFunc func(level LogLevel, message string)
 // needed for a process-wide setting.
 var logFunc atomic.Pointer[LogFunc]
 
-// SetLogFunc sends the library's records up to level to fn, for the whole process; a nil
+// SetLogFunc sends the library's records up to level to fn, for the whole process. A nil
 // fn or LogOff turns logging off. fn runs on whichever thread logs, possibly on several at
-// once, and must not call into this package. It fails with ErrNotSupported when a Rust host
-// in the same process installed its own logger.
+// once, and must not call into this package. With a non-nil fn, SetLogFunc fails with
+// ErrInvalidArgument for a level outside LogOff to LogTrace. It fails with ErrNotSupported
+// when a Rust host in the same process installed its own logger.
 func SetLogFunc(level LogLevel, fn LogFunc) error {
 	if fn == nil || level == LogOff {
 		err := call(func() C.ocirt_result { return C.ocirt_set_log_callback(C.OCIRT_LOG_OFF, nil, nil) })

@@ -21,6 +21,7 @@ type patternCheck struct {
 	mismatch int64 // offset of the first wrong byte, or -1
 }
 
+// newPatternCheck returns a check of pattern repeated from the first byte on.
 func newPatternCheck(pattern string) *patternCheck {
 	return &patternCheck{pattern: []byte(pattern), mismatch: -1}
 }
@@ -38,24 +39,28 @@ func (c *patternCheck) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *patternCheck) result() (int64, int64) {
+// result returns the number of bytes received and the offset of the first wrong one, or
+// -1 when every byte matched.
+func (c *patternCheck) result() (received int64, mismatch int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.received, c.mismatch
 }
 
-// expectPattern reports a check whose byte count or content is off.
-func expectPattern(t *testing.T, what string, check *patternCheck, size int64) {
+// expectPattern reports an error for each way that check's input differs from size bytes
+// of its pattern: the byte count, and the first wrong byte.
+func expectPattern(t *testing.T, output string, check *patternCheck, size int64) {
 	t.Helper()
 	received, mismatch := check.result()
 	if received != size {
-		t.Errorf("%s: %d bytes, expected %d", what, received, size)
+		t.Errorf("%s: received %d bytes, expected %d", output, received, size)
 	}
 	if mismatch >= 0 {
-		t.Errorf("%s: byte %d differs from the expected output", what, mismatch)
+		t.Errorf("%s: byte %d differs from the repeated pattern %q", output, mismatch, check.pattern)
 	}
 }
 
+// linePattern is the line that the tests' yes commands print.
 const linePattern = "0123456789abcdef\n"
 
 func TestBigOutputIsComplete(t *testing.T) {
@@ -67,34 +72,21 @@ func TestBigOutputIsComplete(t *testing.T) {
 
 	zeros, stderr := newPatternCheck("\x00"), newSyncBuffer()
 	ctr := e.created("dd", "dd", "if=/dev/zero", "bs=1", fmt.Sprintf("count=%d", ddSize))
-	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
-		Streams: &ocirt.AttachStreams{OutputStream: zeros, ErrorStream: stderr},
-		Start:   true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.attachStarted(ctr, &ocirt.AttachStreams{OutputStream: zeros, ErrorStream: stderr})
 	expectPattern(t, "dd bs=1", zeros, ddSize)
 	if !strings.Contains(stderr.String(), "500000+0 records out") {
-		t.Errorf("dd's stderr %q lacks \"500000+0 records out\"", stderr.String())
+		t.Errorf("dd's stderr %q does not contain \"500000+0 records out\"", stderr.String())
 	}
-	if code := e.wait(ctr); code != 0 {
-		t.Errorf("dd exit code %d, expected 0", code)
-	}
+	e.expectExitCode(ctr, 0)
 
 	lines := newPatternCheck(linePattern)
 	began := time.Now()
 	ctr = e.created("yes", "sh", "-c", yes)
-	err = e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
-		Streams: &ocirt.AttachStreams{OutputStream: lines},
-		Start:   true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.attachStarted(ctr, &ocirt.AttachStreams{OutputStream: lines})
 	expectPattern(t, "yes | head", lines, yesSize)
+	// A hang guard, generous for a loaded machine. It is not a throughput check.
 	if took := time.Since(began); took > 60*time.Second {
-		t.Errorf("4 MiB took %v", took)
+		t.Errorf("creating the container and streaming 4 MiB took %v, expected well under 60 s", took)
 	}
 
 	// The same commands as attached exec sessions, ten runs each.
@@ -133,44 +125,28 @@ func TestBigOutputOverHTTP(t *testing.T) {
 	ctr := e.created("httpbig", "sh", "-c", fmt.Sprintf("yes 0123456789abcdef | head -c %d", size))
 
 	client, server := tcpPair(t)
-	result := make(chan error, 1)
-	go func() {
-		result <- e.rt.HTTPAttach(context.Background(), ctr, server, nil,
-			&ocirt.HTTPAttachStreams{Stdout: true, Stderr: true}, &ocirt.HTTPAttachOptions{Start: true})
-	}()
-	got := demux(t, readAll(t, client))
-	if err := receive(t, result); err != nil {
-		t.Fatal(err)
-	}
+	got := demux(t, e.httpAttachOutput(ctr, client, server, &ocirt.HTTPAttachStreams{Stdout: true, Stderr: true}))
 	expected := bytes.Repeat([]byte(linePattern), size/len(linePattern)+1)[:size]
+	if len(got.stdout) != size {
+		t.Errorf("stdout frames carry %d bytes, expected %d", len(got.stdout), size)
+	}
 	if !bytes.Equal(got.stdout, expected) {
-		t.Errorf("stdout frames carry %d bytes that differ from the expected %d", len(got.stdout), size)
+		t.Error("stdout frames differ from the repeated line pattern")
 	}
 }
 
-func Test64MiBReachWriter(t *testing.T) {
+func Test64MiBReachesWriter(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const size = 64 << 20
-	ctr := e.container("64mib", spec("sh", "-c", fmt.Sprintf("yes 0123456789abcdef | head -c %d", size)),
+	ctr := e.createdWith("64mib", spec("sh", "-c", fmt.Sprintf("yes 0123456789abcdef | head -c %d", size)),
 		func(c *ocirt.ContainerConfig) { c.LogDriver = "none" })
-	if err := e.rt.CreateContainer(ctr, nil); err != nil {
-		t.Fatal(err)
-	}
 
 	check := newPatternCheck(linePattern)
 	began := time.Now()
-	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
-		Streams: &ocirt.AttachStreams{OutputStream: check},
-		Start:   true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.attachStarted(ctr, &ocirt.AttachStreams{OutputStream: check})
 	took := time.Since(began)
 	expectPattern(t, "64 MiB", check, size)
 	t.Logf("64 MiB arrived in %v", took)
-	if code := e.wait(ctr); code != 0 {
-		t.Errorf("exit code %d, expected 0", code)
-	}
+	e.expectExitCode(ctr, 0)
 }

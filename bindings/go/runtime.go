@@ -16,10 +16,10 @@ import (
 // RuntimeConfig configures a Runtime. The zero value takes every default: runc and conmon
 // found on the usual paths, state under /run/ocirt for root, and runc's own root.
 type RuntimeConfig struct {
-	// Name is the runtime's name ("runc", "crun", ...); it selects the default search list
-	// and is looked up in the support lists. Default "runc".
+	// Name is the runtime's name ("runc", "crun", ...), "runc" by default. It selects the
+	// default search list and is looked up in the support lists.
 	Name string `json:"name,omitempty"`
-	// Path is the runtime binary; no search happens when it is set.
+	// Path is the runtime binary's absolute path. When it is set, no search happens.
 	Path string `json:"path,omitempty"`
 	// Paths are candidate runtime binaries, tried in order before a $PATH lookup of Name.
 	Paths []string `json:"paths,omitempty"`
@@ -41,32 +41,34 @@ type RuntimeConfig struct {
 	LogLevel string `json:"log_level,omitempty"`
 	// CgroupManager is "cgroupfs" (the default) or "systemd".
 	CgroupManager string `json:"cgroup_manager,omitempty"`
-	// ConmonEnv is conmon's environment as KEY=value entries; nil gives a standard PATH.
+	// ConmonEnv is conmon's environment as KEY=value entries. Nil gives conmon only a
+	// standard PATH.
 	ConmonEnv []string `json:"conmon_env,omitzero"`
-	// LogSizeMax is the default maximum size in bytes of a k8s-file log; nil or a negative
+	// LogSizeMax is the default maximum size in bytes of a k8s-file log. Nil or a negative
 	// value means unlimited.
 	LogSizeMax *int64 `json:"log_size_max,omitempty"`
 	// NoPivot runs the runtime with --no-pivot.
 	NoPivot bool `json:"no_pivot,omitempty"`
-	// The support lists hold runtime names; nil keeps podman's defaults and an empty
+	// The support lists contain runtime names. Nil keeps podman's defaults, and an empty
 	// non-nil slice clears a list.
 	SupportsJSONErrors []string `json:"supports_json_errors,omitzero"`
 	SupportsNoCgroups  []string `json:"supports_no_cgroups,omitzero"`
 	SupportsKVM        []string `json:"supports_kvm,omitzero"`
-	// CreateTimeout is how long CreateContainer waits for conmon; 0 means 4 minutes.
-	// The library counts whole milliseconds.
+	// CreateTimeout is the maximum time CreateContainer waits for conmon, 4 minutes when 0.
+	// The library counts whole milliseconds, so a fraction of a millisecond is dropped.
 	CreateTimeout time.Duration `json:"-"`
 }
 
+// marshal returns the config as the JSON document that ocirt_runtime_new reads.
 func (c *RuntimeConfig) marshal() (string, error) {
+	if c.CreateTimeout < 0 {
+		return "", invalidArgument(fmt.Sprintf("runtime config: CreateTimeout %v is negative, use 0 for the default", c.CreateTimeout))
+	}
 	type plain RuntimeConfig
 	document := struct {
 		plain
 		CreateTimeoutMS int64 `json:"create_timeout_ms,omitempty"`
 	}{plain: plain(*c), CreateTimeoutMS: c.CreateTimeout.Milliseconds()}
-	if c.CreateTimeout < 0 {
-		return "", invalidArgument(fmt.Sprintf("runtime config: CreateTimeout %v is negative", c.CreateTimeout))
-	}
 	text, err := json.Marshal(document)
 	if err != nil {
 		return "", invalidArgument("runtime config: " + err.Error())
@@ -77,8 +79,8 @@ func (c *RuntimeConfig) marshal() (string, error) {
 // Runtime is an OCI runtime driven through conmon: libpod's OCIRuntime. Its methods take the
 // container they act on, as libpod's do. A Runtime is safe for concurrent use.
 type Runtime struct {
-	// mu guards ptr: calls hold it for reading, Close for writing, so the handle is never
-	// freed while a call uses it.
+	// mu guards ptr. Calls hold it for reading and Close for writing, so the handle is
+	// never freed while a call uses it.
 	mu      sync.RWMutex
 	ptr     *C.ocirt_runtime
 	cleanup runtime.Cleanup
@@ -86,8 +88,8 @@ type Runtime struct {
 	path    string
 }
 
-// NewRuntime finds the runtime binary and conmon and prepares the state directories.
-// config may be nil for the defaults. Close the Runtime when done with it.
+// NewRuntime finds the runtime binary and conmon and creates the state directories
+// (mode 0750). config may be nil for the defaults. Close the Runtime when done with it.
 func NewRuntime(config *RuntimeConfig) (*Runtime, error) {
 	if config == nil {
 		config = &RuntimeConfig{}
@@ -122,8 +124,11 @@ func NewRuntime(config *RuntimeConfig) (*Runtime, error) {
 	return r, nil
 }
 
-// Close frees the runtime handle. Containers opened from it stay usable. Close waits for
-// calls in progress on the Runtime, and calling it again returns nil.
+// Close frees the runtime handle and returns nil, also when called again. It waits for
+// calls in progress that use the handle. After Close, NewContainer, OpenContainer,
+// ListContainers and RuntimeInfo fail with ErrClosed, and the Supports methods return
+// false. Containers opened from the Runtime stay usable, and so do the methods that take
+// one, because each container keeps the library's runtime alive.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -165,8 +170,9 @@ func (r *Runtime) supports(fn func(p *C.ocirt_runtime, out *C.bool) C.ocirt_resu
 	return err == nil && bool(out)
 }
 
-// SupportsCheckpoint reports whether the runtime can checkpoint: it supports the checkpoint
-// command and criu is on $PATH. True does not promise that CRIU works on this kernel.
+// SupportsCheckpoint reports whether the runtime can checkpoint, which means that
+// `runtime checkpoint --help` exits 0 and criu is on $PATH. True does not promise that
+// CRIU works on this kernel.
 func (r *Runtime) SupportsCheckpoint() bool {
 	return r.supports(func(p *C.ocirt_runtime, out *C.bool) C.ocirt_result {
 		return C.ocirt_runtime_supports_checkpoint(p, out)
@@ -209,7 +215,8 @@ type OCIRuntimeInfo struct {
 	Version string `json:"version"`
 }
 
-// RuntimeInfo runs `--version` of conmon and the runtime and returns what they print.
+// RuntimeInfo runs conmon and the runtime with `--version` and returns the versions they
+// print, their paths, and the packages that own them (from `rpm -qf` or `dpkg -S`).
 func (r *Runtime) RuntimeInfo() (*ConmonInfo, *OCIRuntimeInfo, error) {
 	text, err := r.ownedString(func(p *C.ocirt_runtime, out **C.char) C.ocirt_result {
 		return C.ocirt_runtime_info(p, out)
@@ -222,7 +229,7 @@ func (r *Runtime) RuntimeInfo() (*ConmonInfo, *OCIRuntimeInfo, error) {
 		Runtime OCIRuntimeInfo `json:"runtime"`
 	}
 	if err := json.Unmarshal([]byte(text), &info); err != nil {
-		return nil, nil, fmt.Errorf("ocirt: cannot parse the runtime info %q: %w", text, err)
+		return nil, nil, fmt.Errorf("ocirt: invalid runtime info JSON %q from the library: %w", text, err)
 	}
 	return &info.Conmon, &info.Runtime, nil
 }
@@ -238,13 +245,13 @@ func (r *Runtime) ListContainers() ([]ContainerState, error) {
 	}
 	var states []ContainerState
 	if err := json.Unmarshal([]byte(text), &states); err != nil {
-		return nil, fmt.Errorf("ocirt: cannot parse the container list: %w", err)
+		return nil, fmt.Errorf("ocirt: invalid container list JSON from the library: %w", err)
 	}
 	return states, nil
 }
 
-// ownedString runs a function with a `char **` output and returns a copy of the string,
-// which it frees with ocirt_string_free.
+// ownedString runs a function with a `char **` output, returns a copy of the string and
+// frees the original with ocirt_string_free.
 func (r *Runtime) ownedString(fn func(p *C.ocirt_runtime, out **C.char) C.ocirt_result) (string, error) {
 	var out *C.char
 	err := r.use(func(p *C.ocirt_runtime) error {

@@ -12,14 +12,14 @@ import (
 	"sync"
 )
 
-// outputSink is the Go side of a session's callbacks: it writes the output to the caller's
-// writers and records why it stopped the session, if it did.
+// outputSink is the Go side of a session's callbacks. It writes the output to the
+// caller's writers and records the writer's error or panic that stopped the session.
 type outputSink struct {
 	stdout io.Writer
 	stderr io.Writer
-	// done is closed by the on_done callback, after the last output. Waiting for it orders
-	// every Write on the library thread before the caller's next step, which the race
-	// detector cannot see through the library's own locks.
+	// done is closed by the on_done callback, after the last output. Waiting for it makes
+	// every Write on the library thread happen before the caller's next step. Without it
+	// the race detector would report a race, because it cannot see the library's locks.
 	done chan struct{}
 
 	mu         sync.Mutex
@@ -28,13 +28,15 @@ type outputSink struct {
 	panicked   bool
 }
 
+// newOutputSink returns a sink for the given writers. A nil writer discards its stream.
 func newOutputSink(stdout, stderr io.Writer) *outputSink {
 	return &outputSink{stdout: stdout, stderr: stderr, done: make(chan struct{})}
 }
 
 // write delivers one chunk of stream 1 (stdout) or 2 (stderr). It returns false to stop
 // the session when the writer fails or panics. A panic is recovered here because it cannot
-// unwind through the library's C frames; the waiting goroutine raises it again.
+// unwind through the library's C frames. The goroutine that waits for the session raises
+// it again.
 func (s *outputSink) write(stream int, chunk []byte) (ok bool) {
 	writer := s.stdout
 	if stream == 2 {
@@ -60,11 +62,12 @@ func (s *outputSink) write(stream int, chunk []byte) (ok bool) {
 	return true
 }
 
+// finish marks the end of the output.
 func (s *outputSink) finish() {
 	close(s.done)
 }
 
-// failure returns the writer's error and panic value, if the sink stopped the session.
+// failure returns the writer's error, the panic value, and whether a writer panicked.
 func (s *outputSink) failure() (error, any, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,6 +85,7 @@ type session struct {
 	refs int
 }
 
+// newSession wraps ptr with one reference, which belongs to the caller.
 func newSession(ptr *C.ocirt_attach, sink *outputSink) *session {
 	return &session{ptr: ptr, sink: sink, refs: 1}
 }
@@ -126,8 +130,9 @@ func (s *session) copyInput(input io.Reader) {
 		if n > 0 {
 			rc := C.ocirt_attach_write(s.ptr, (*C.uint8_t)(&buffer[0]), C.size_t(n))
 			if rc != C.OCIRT_OK {
-				// OCIRT_DETACHED: the detach keys ended the session, which the waiter
-				// reports. Any other code means the session is over or has no stdin.
+				// OCIRT_DETACHED means that the detach keys ended the session, which the
+				// waiting goroutine reports. Any other code means that the session is
+				// over or has no stdin.
 				return
 			}
 		}
@@ -138,6 +143,7 @@ func (s *session) copyInput(input io.Reader) {
 	}
 }
 
+// isClosed reports whether ch is closed, without blocking.
 func isClosed(ch chan struct{}) bool {
 	select {
 	case <-ch:
@@ -201,5 +207,5 @@ func (s *session) sinkError(err error) error {
 
 // detachedError returns the error that reports a session ended by the detach keys.
 func detachedError(description string) error {
-	return &Error{Code: CodeDetached, Message: description + ": detached; the process keeps running"}
+	return &Error{Code: CodeDetached, Message: description + ": detached, the process keeps running"}
 }

@@ -14,34 +14,23 @@ import (
 func TestResizeBeforeStart(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctr := e.container("size", terminalSpec("sh", "-c", "sleep 1; stty size"), nil)
-	if err := e.rt.CreateContainer(ctr, nil); err != nil {
-		t.Fatal(err)
-	}
+	ctr := e.createdWith("size", terminalSpec("sh", "-c", "sleep 1; stty size"), nil)
 	if err := e.rt.AttachResize(ctr, ocirt.TerminalSize{Width: 120, Height: 40}); err != nil {
 		t.Fatal(err)
 	}
 
 	stdout := newSyncBuffer()
-	err := e.rt.Attach(context.Background(), ctr, &ocirt.AttachOptions{
-		Streams: &ocirt.AttachStreams{OutputStream: stdout},
-		Start:   true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.attachStarted(ctr, &ocirt.AttachStreams{OutputStream: stdout})
 	if got := stdout.String(); got != "40 120\r\n" {
 		t.Errorf("stty size printed %q, expected \"40 120\\r\\n\"", got)
 	}
 
 	plain := e.running("plain", "sleep", "1000")
-	err = e.rt.AttachResize(plain, ocirt.TerminalSize{Width: 80, Height: 24})
+	err := e.rt.AttachResize(plain, ocirt.TerminalSize{Width: 80, Height: 24})
 	if !errors.Is(err, ocirt.ErrContainerStateInvalid) {
 		t.Errorf("resize of a container without a terminal: %v, expected ErrContainerStateInvalid", err)
 	}
-	if status := e.status(plain); status != ocirt.StatusRunning {
-		t.Errorf("status %q after the failed resize, expected running", status)
-	}
+	e.expectStatus(plain, ocirt.StatusRunning, "after the failed resize")
 }
 
 func TestExecInitialSize(t *testing.T) {
@@ -94,9 +83,7 @@ func TestExecResize(t *testing.T) {
 	if got := stdout.String(); !strings.HasSuffix(got, "50 160\r\n") {
 		t.Errorf("output %q does not end in \"50 160\\r\\n\"", got)
 	}
-	if code := e.execExitCode(ctr, session); code != 0 {
-		t.Errorf("exit code %d, expected 0", code)
-	}
+	e.expectExecExitCode(ctr, session, 0)
 	err = e.rt.ExecAttachResize(ctr, session, ocirt.TerminalSize{Width: 80, Height: 24})
 	if !errors.Is(err, ocirt.ErrExecStateInvalid) {
 		t.Errorf("resize of an exited session: %v, expected ErrExecStateInvalid", err)

@@ -1,8 +1,8 @@
 // Command ocirt-stream-bench measures how fast container output reaches an io.Writer
 // through the Go binding. It runs one busybox container that prints N MiB with
-// `dd if=/dev/zero bs=65536`, attaches with a byte-counting writer and start, and prints
-// one JSON line: {"mib_per_second": X, "bytes": B}. The time runs from the attach call to
-// the end of the session. Needs root, runc and conmon.
+// `dd if=/dev/zero bs=65536`, attaches a byte-counting writer with Start, and prints one
+// JSON line: {"mib_per_second": X, "bytes": B}. The time runs from the attach call to the
+// end of the session. It needs root, runc and conmon.
 //
 // Usage: ocirt-stream-bench -rootfs DIR -run-dir DIR -runtime-root DIR -mib N
 package main
@@ -34,7 +34,7 @@ func main() {
 	rootfs := flag.String("rootfs", "", "busybox root filesystem (scripts/make-bundle.sh DIR builds DIR/rootfs)")
 	runDir := flag.String("run-dir", "", "absolute directory for the runtime's state, exit and socket directories")
 	runtimeRoot := flag.String("runtime-root", "", "absolute directory for runc's --root")
-	mib := flag.Int("mib", 64, "output size in MiB")
+	mib := flag.Int("mib", 64, "output size in MiB, at least 1")
 	flag.Parse()
 	if *rootfs == "" || *runDir == "" || *runtimeRoot == "" || *mib <= 0 {
 		fmt.Fprintln(os.Stderr, "usage: ocirt-stream-bench -rootfs DIR -run-dir DIR -runtime-root DIR -mib N")
@@ -68,7 +68,11 @@ func run(rootfs, runDir, runtimeRoot string, mib int) error {
 		return err
 	}
 	defer ctr.Close()
-	defer rt.DeleteContainer(ctr)
+	defer func() {
+		if err := rt.DeleteContainer(ctr); err != nil {
+			fmt.Fprintf(os.Stderr, "ocirt-stream-bench: deleting container %s: %v\n", ctr.ID(), err)
+		}
+	}()
 	if err := rt.CreateContainer(ctr, nil); err != nil {
 		return err
 	}
@@ -84,7 +88,7 @@ func run(rootfs, runDir, runtimeRoot string, mib int) error {
 		return err
 	}
 	if got := output.bytes.Load(); got != size {
-		return fmt.Errorf("received %d bytes, expected %d", got, size)
+		return fmt.Errorf("the writer received %d bytes, expected %d", got, size)
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"mib_per_second": float64(size) / (1 << 20) / seconds,

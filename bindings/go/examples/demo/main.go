@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -84,11 +85,11 @@ func run(bundle string) error {
 	if err != nil {
 		return err
 	}
-	defer discard(rt, ctr)
+	defer deleteAndClose(rt, ctr)
 	if err := rt.CreateContainer(ctr, nil); err != nil {
 		return err
 	}
-	// Start once attached, so no early output is lost; the Reader's end closes stdin.
+	// Start once attached, so no early output is lost. The Reader's end closes stdin.
 	err = rt.Attach(ctx, ctr, &ocirt.AttachOptions{
 		Streams: &ocirt.AttachStreams{
 			OutputStream: prefixed("stdout"),
@@ -112,7 +113,7 @@ func run(bundle string) error {
 	if err != nil {
 		return err
 	}
-	defer discard(rt, server)
+	defer deleteAndClose(rt, server)
 	if err := rt.CreateContainer(server, nil); err != nil {
 		return err
 	}
@@ -138,10 +139,15 @@ func run(bundle string) error {
 		return err
 	}
 
+	// A Wait that reaches its deadline shows that the container still runs.
 	brief, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	if _, err := server.Wait(brief); err == nil {
-		return fmt.Errorf("container %s exited early", server.ID())
+	_, err = server.Wait(brief)
+	if err == nil {
+		return fmt.Errorf("container %s exited before the stop", server.ID())
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
 	began := time.Now()
 	if err := rt.StopContainer(server, 10, false); err != nil {
@@ -152,20 +158,23 @@ func run(bundle string) error {
 		return err
 	}
 	fmt.Printf("   stopped in %.2f s with exit code %d\n", time.Since(began).Seconds(), code)
-	if err := rt.KillContainer(server, syscall.SIGKILL, false); err != nil {
-		fmt.Printf("   a kill now fails, as it should: %v\n", err)
+	err = rt.KillContainer(server, syscall.SIGKILL, false)
+	if !errors.Is(err, ocirt.ErrContainerStateInvalid) {
+		return fmt.Errorf("kill of the stopped container %s: %v, expected ErrContainerStateInvalid", server.ID(), err)
 	}
+	fmt.Printf("   a kill now fails, as it should: %v\n", err)
 	return nil
 }
 
-// discard deletes the container (killing it if it runs) and frees its handle.
-func discard(rt *ocirt.Runtime, ctr *ocirt.Container) {
+// deleteAndClose deletes the container (killing it if it runs) and frees its handle.
+func deleteAndClose(rt *ocirt.Runtime, ctr *ocirt.Container) {
 	if err := rt.DeleteContainer(ctr); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: deleting %s: %v\n", ctr.ID(), err)
 	}
 	ctr.Close()
 }
 
+// loadSpec reads the bundle's config.json.
 func loadSpec(path string) (map[string]any, error) {
 	text, err := os.ReadFile(path)
 	if err != nil {
@@ -173,7 +182,7 @@ func loadSpec(path string) (map[string]any, error) {
 	}
 	var spec map[string]any
 	if err := json.Unmarshal(text, &spec); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("invalid JSON in %s: %w", path, err)
 	}
 	return spec, nil
 }
@@ -187,13 +196,14 @@ func withArgs(spec map[string]any, args []string) map[string]any {
 	return copied
 }
 
+// firstLine returns text up to its first newline.
 func firstLine(text string) string {
 	line, _, _ := strings.Cut(text, "\n")
 	return line
 }
 
 // prefixed is a writer that prints each line of a chunk with a label. The library calls it
-// from its own thread, one chunk at a time; a line split across chunks shows as two.
+// from its own thread, one chunk at a time, so a line split across chunks shows as two.
 type prefixed string
 
 func (p prefixed) Write(chunk []byte) (int, error) {
